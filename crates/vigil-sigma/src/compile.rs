@@ -1,0 +1,1162 @@
+//! Compiles Sigma documents into one immutable [`RuleSet`] shared by every worker.
+//!
+//! The cost of matching grows sub-linearly with the number of rules because:
+//! - every case-insensitive literal of every rule is registered once per event field
+//!   in one Aho-Corasick automaton per field, so an event's field is scanned once no
+//!   matter how many rules test it;
+//! - each rule gets a *trigger set*: literals of which at least one must occur for the
+//!   rule to possibly match (derived from the condition tree). Only rules whose trigger
+//!   fired — plus the few without a usable trigger — are evaluated;
+//! - rules are routed by logsource, so an event is only tested against rules of its
+//!   channel / event id (Windows) or declared logsource.
+
+use crate::ast::*;
+use crate::error::RuleError;
+use crate::pipeline::PipelineSet;
+use crate::value::{compile_item, ItemSpec, Part, Pattern, Position, TimePart, ValueMatcher};
+use crate::document::{FieldId, FieldTable};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use indexmap::IndexMap;
+use ipnet::IpNet;
+use regex::Regex;
+use rustc_hash::FxHashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use vigil_event::LogSource;
+
+pub type RuleIdx = u32;
+pub type PatternId = u32;
+
+/// A rule's condition, over items.
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    And(Box<[Expr]>),
+    Or(Box<[Expr]>),
+    Not(Box<Expr>),
+    AtLeast(usize, Box<[Expr]>),
+    Item(u32),
+    Const(bool),
+}
+
+/// One way a field value can satisfy a rule value.
+#[derive(Debug, Clone)]
+pub(crate) enum Atom {
+    /// A lower-cased literal at a position, found by the field's automaton.
+    Pattern { pid: PatternId, position: Position },
+    /// The value is the empty string.
+    Empty,
+    /// Any scalar value (the pattern `*`).
+    AnyValue,
+    /// A wildcard pattern or a cased literal, checked with a regex on the original text.
+    Regex(u32),
+    Cmp { op: CmpOp, value: f64 },
+    Cidr(IpNet),
+    Exists(bool),
+    Null,
+    FieldRef { field: FieldId, position: Position, cased: bool },
+    Time { part: TimePart, op: CmpOp, value: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// `None`: a keyword item, searched in every value of the event.
+    pub field: Option<FieldId>,
+    pub values: Box<[Box<[Atom]>]>,
+    pub all: bool,
+    pub negate: bool,
+    /// For keyword items, parallel to `values`: lower-cased literals to find anywhere
+    /// (None when the alternative needs its regex).
+    pub keyword_literals: Box<[Box<[Option<Box<str>>]>]>,
+}
+
+/// How a rule is routed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Route {
+    /// Windows (channel, event ids) alternatives; empty ids mean any.
+    pub windows: Vec<(Box<str>, Vec<i64>)>,
+    /// Product windows without a channel mapping: every Windows event.
+    pub windows_any: bool,
+    /// The rule's own logsource, for events whose decoder declares theirs.
+    pub declared: LogSource,
+}
+
+/// A compiled detection rule.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub meta: Arc<RuleMeta>,
+    pub logsource: LogSource,
+    pub(crate) expr: Expr,
+    pub(crate) route: Route,
+    /// Whether a match is reported on its own (false for rules only referenced by
+    /// correlations without `generate: true`).
+    pub emit: bool,
+    pub(crate) has_trigger: bool,
+}
+
+/// A compiled correlation.
+#[derive(Debug, Clone)]
+pub struct CompiledCorrelation {
+    pub meta: Arc<RuleMeta>,
+    pub kind: CorrelationType,
+    pub group_by: Vec<String>,
+    pub timespan_ms: i64,
+    pub condition: Option<CorrelationCondition>,
+    /// Per referenced rule (in `rules:` order): what it is and how to read the group-by
+    /// values and the aggregated field from its events.
+    pub(crate) inputs: Vec<CorrelationInput>,
+    /// Whether hits are reported on their own (false when this correlation is only a
+    /// step of a chain).
+    pub emit: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CorrelationInput {
+    pub source: InputSource,
+    /// For rule inputs: fields per group-by position; for correlation inputs: the index
+    /// of the inner correlation's group-by column, per outer group-by position.
+    pub group: Vec<GroupSource>,
+    pub value_fields: Vec<FieldId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InputSource {
+    Rule(RuleIdx),
+    Correlation(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GroupSource {
+    Field(FieldId),
+    InnerColumn(usize),
+    Missing,
+}
+
+/// A document that could not be loaded, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    pub path: Option<PathBuf>,
+    /// 0-based index of the document in its file.
+    pub document: usize,
+    pub title: Option<String>,
+    pub id: Option<String>,
+    pub error: RuleError,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{}", p.display())?,
+            None => write!(f, "<input>")?,
+        }
+        if self.document > 0 {
+            write!(f, " (document {})", self.document + 1)?;
+        }
+        if let Some(t) = &self.title {
+            write!(f, " [{t}]")?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+/// A rule that loaded but will behave in a way its author may not expect.
+#[derive(Debug, Clone)]
+pub struct LoadWarning {
+    pub path: Option<PathBuf>,
+    pub title: String,
+    pub message: String,
+}
+
+/// All rules, compiled. Immutable and shareable across threads.
+pub struct RuleSet {
+    pub(crate) table: FieldTable,
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) items: Vec<Item>,
+    pub(crate) regexes: Vec<Regex>,
+    /// Per field: its automaton and automaton pattern index → global pattern id.
+    pub(crate) automata: Vec<Option<(AhoCorasick, Box<[PatternId]>)>>,
+    /// Fields that have an automaton (to skip the others quickly).
+    pub(crate) scanned_fields: Vec<FieldId>,
+    pub(crate) pattern_count: usize,
+    pub(crate) pattern_len: Vec<u32>,
+    /// Pattern id → rules for which it is a trigger.
+    pub(crate) triggers: Vec<Box<[RuleIdx]>>,
+    pub(crate) channel_field: FieldId,
+    pub(crate) event_id_field: FieldId,
+    pub(crate) timestamp_fields: Vec<FieldId>,
+    pub(crate) correlations: Vec<CompiledCorrelation>,
+    /// Rule → (correlation, input position) pairs fed by its matches.
+    pub(crate) rule_feeds: Vec<Vec<(u32, u32)>>,
+    /// Correlation → (outer correlation, input position) pairs fed by its hits.
+    pub(crate) correlation_feeds: Vec<Vec<(u32, u32)>>,
+    pub(crate) has_keyword_items: bool,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("correlations", &self.correlations.len())
+            .field("fields", &self.table.len())
+            .field("patterns", &self.pattern_count)
+            .finish()
+    }
+}
+
+/// The result of compiling: the rule set and everything that did not make it in.
+#[derive(Debug)]
+pub struct Compiled {
+    pub rules: RuleSet,
+    pub errors: Vec<LoadError>,
+    pub warnings: Vec<LoadWarning>,
+}
+
+impl RuleSet {
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn correlations(&self) -> &[CompiledCorrelation] {
+        &self.correlations
+    }
+
+    pub fn fields(&self) -> &FieldTable {
+        &self.table
+    }
+
+    /// Number of distinct literals in the shared automata.
+    pub fn pattern_count(&self) -> usize {
+        self.pattern_count
+    }
+
+    /// Rules evaluated on every event of their route because no literal is required
+    /// for them to match (negations, regex-only, numeric …).
+    pub fn untriggered_rules(&self) -> usize {
+        self.rules.iter().filter(|r| !r.has_trigger).count()
+    }
+
+    /// Compiles documents with the given pipelines. Documents that fail are returned as
+    /// errors; the rest are compiled.
+    pub fn compile(documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>, pipelines: &PipelineSet) -> Compiled {
+        Builder::new(pipelines).build(documents)
+    }
+}
+
+// ------------------------------------------------------------------------------------
+
+struct Builder<'p> {
+    pipelines: &'p PipelineSet,
+    table: FieldTable,
+    items: Vec<Item>,
+    regexes: Vec<Regex>,
+    regex_ids: FxHashMap<String, u32>,
+    /// (field, lower-cased literal) → pattern id.
+    pattern_ids: FxHashMap<(FieldId, Box<str>), PatternId>,
+    patterns_by_field: Vec<Vec<(Box<str>, PatternId)>>,
+    pattern_len: Vec<u32>,
+    pattern_field: Vec<FieldId>,
+    errors: Vec<LoadError>,
+    warnings: Vec<LoadWarning>,
+    has_keyword_items: bool,
+}
+
+impl<'p> Builder<'p> {
+    fn new(pipelines: &'p PipelineSet) -> Self {
+        Builder {
+            pipelines,
+            table: FieldTable::default(),
+            items: Vec::new(),
+            regexes: Vec::new(),
+            regex_ids: FxHashMap::default(),
+            pattern_ids: FxHashMap::default(),
+            patterns_by_field: Vec::new(),
+            pattern_len: Vec::new(),
+            pattern_field: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            has_keyword_items: false,
+        }
+    }
+
+    fn build(mut self, documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>) -> Compiled {
+        let channel_field = self.table.intern("Channel");
+        let event_id_field = self.table.intern("EventID");
+        let timestamp_fields = self.pipelines.timestamp_fields().iter().map(|f| self.table.intern(f)).collect();
+
+        let mut rules_in = Vec::new();
+        let mut correlations_in = Vec::new();
+        let mut filters = Vec::new();
+        for (path, index, doc) in documents {
+            match doc {
+                SigmaDocument::Rule(r) => rules_in.push((path, index, r)),
+                SigmaDocument::Correlation(c) => correlations_in.push((path, index, c)),
+                SigmaDocument::Filter(f) => filters.push(f),
+            }
+        }
+
+        // Global filters first: they change the rules they target.
+        for filter in &filters {
+            let mut applied = 0;
+            for (_, _, rule) in rules_in.iter_mut() {
+                if filter_targets(filter, rule) {
+                    apply_filter(filter, rule);
+                    applied += 1;
+                }
+            }
+            if applied == 0 {
+                self.warnings.push(LoadWarning {
+                    path: filter.meta.source.clone(),
+                    title: filter.meta.title.clone(),
+                    message: "filter matches no loaded rule".into(),
+                });
+            }
+        }
+
+        let mut rules: Vec<CompiledRule> = Vec::new();
+        let mut rule_triggers: Vec<Option<Vec<PatternId>>> = Vec::new();
+        for (path, index, rule) in rules_in {
+            let meta = rule.meta.clone();
+            match self.compile_rule(rule) {
+                Ok((compiled, trigger)) => {
+                    rules.push(compiled);
+                    rule_triggers.push(trigger);
+                }
+                Err(error) => self.errors.push(LoadError {
+                    path,
+                    document: index,
+                    title: Some(meta.title.clone()),
+                    id: meta.id.clone(),
+                    error,
+                }),
+            }
+        }
+
+        let (correlations, rule_feeds, correlation_feeds) = self.compile_correlations(correlations_in, &mut rules);
+
+        // Automata, one per field.
+        let mut automata: Vec<Option<(AhoCorasick, Box<[PatternId]>)>> = Vec::new();
+        let mut scanned_fields = Vec::new();
+        for (field, patterns) in self.patterns_by_field.iter().enumerate() {
+            if patterns.is_empty() {
+                automata.push(None);
+                continue;
+            }
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(patterns.iter().map(|(p, _)| p.as_bytes()))
+                .expect("automaton over rule literals builds");
+            automata.push(Some((ac, patterns.iter().map(|(_, id)| *id).collect())));
+            scanned_fields.push(field as FieldId);
+        }
+        let pattern_count = self.pattern_len.len();
+        let mut triggers: Vec<Vec<RuleIdx>> = vec![Vec::new(); pattern_count];
+        for (idx, trigger) in rule_triggers.iter().enumerate() {
+            if let Some(pids) = trigger {
+                for pid in pids {
+                    triggers[*pid as usize].push(idx as RuleIdx);
+                }
+            }
+        }
+        Compiled {
+            rules: RuleSet {
+                table: self.table,
+                rules,
+                items: self.items,
+                regexes: self.regexes,
+                automata,
+                scanned_fields,
+                pattern_count,
+                pattern_len: self.pattern_len,
+                triggers: triggers.into_iter().map(Vec::into_boxed_slice).collect(),
+                channel_field,
+                event_id_field,
+                timestamp_fields,
+                correlations,
+                rule_feeds,
+                correlation_feeds,
+                has_keyword_items: self.has_keyword_items,
+            },
+            errors: self.errors,
+            warnings: self.warnings,
+        }
+    }
+
+    fn compile_rule(&mut self, mut rule: Rule) -> Result<(CompiledRule, Option<Vec<PatternId>>), RuleError> {
+        // Pipeline conditions are extra searches ANDed onto the condition.
+        let extra: Vec<_> = self
+            .pipelines
+            .add_conditions()
+            .filter(|c| c.logsource.as_ref().is_none_or(|l| l.covers(&rule.logsource)))
+            .cloned()
+            .collect();
+        for (n, cond) in extra.into_iter().enumerate() {
+            let name = format!("_pipeline_condition_{n}");
+            let items = cond
+                .conditions
+                .into_iter()
+                .map(|(field, value)| FieldItem { field: Some(field), modifiers: Vec::new(), values: vec![value] })
+                .collect();
+            rule.detection.searches.insert(name.clone(), Search::Maps(vec![items]));
+            rule.detection.conditions = vec![Condition::And(vec![
+                Condition::Or(std::mem::take(&mut rule.detection.conditions)),
+                Condition::Search(name),
+            ])];
+        }
+
+        let logsource = rule.logsource.clone();
+        let item_start = self.items.len();
+        let compiled = (|| {
+            let mut searches: IndexMap<String, Expr> = IndexMap::new();
+            for (name, search) in &rule.detection.searches {
+                searches.insert(name.clone(), self.compile_search(&logsource, search)?);
+            }
+            let mut alternatives = Vec::new();
+            for condition in &rule.detection.conditions {
+                alternatives.push(resolve_condition(condition, &searches)?);
+            }
+            Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
+        })();
+        let expr = match compiled {
+            Ok(e) => simplify(e),
+            Err(e) => {
+                // Items of a rejected rule stay allocated but unreferenced; cheap, and
+                // keeps item indices stable.
+                let _ = item_start;
+                return Err(e);
+            }
+        };
+        let route = self.route(&rule.meta, &logsource);
+        let trigger = self.trigger(&expr).filter(|t| !t.is_empty() || matches!(expr, Expr::Const(false)));
+        Ok((
+            CompiledRule {
+                meta: rule.meta,
+                logsource,
+                expr,
+                route,
+                emit: true,
+                has_trigger: trigger.is_some(),
+            },
+            trigger,
+        ))
+    }
+
+    fn route(&mut self, meta: &RuleMeta, logsource: &LogSource) -> Route {
+        let mut route = Route { declared: logsource.clone(), ..Default::default() };
+        let is_windows = logsource.product.as_deref() == Some("windows");
+        match self.pipelines.windows_route(logsource) {
+            Some(r) if is_windows || logsource.product.is_none() => {
+                route.windows = r.windows.iter().map(|w| (w.channel.clone().into_boxed_str(), w.event_ids.clone())).collect();
+            }
+            _ if is_windows => {
+                route.windows_any = true;
+                if logsource.category.is_some() || logsource.service.is_some() {
+                    self.warnings.push(LoadWarning {
+                        path: meta.source.clone(),
+                        title: meta.title.clone(),
+                        message: format!("no Windows channel mapping for logsource {logsource}; applied to every Windows event"),
+                    });
+                }
+            }
+            _ => {}
+        }
+        route
+    }
+
+    fn compile_search(&mut self, logsource: &LogSource, search: &Search) -> Result<Expr, RuleError> {
+        match search {
+            Search::Keywords(item) => self.compile_item(logsource, item),
+            Search::Maps(maps) => {
+                let mut alternatives = Vec::with_capacity(maps.len());
+                for map in maps {
+                    let mut parts = Vec::with_capacity(map.len());
+                    for item in map {
+                        parts.push(self.compile_item(logsource, item)?);
+                    }
+                    alternatives.push(Expr::And(parts.into()));
+                }
+                Ok(Expr::Or(alternatives.into()))
+            }
+        }
+    }
+
+    fn compile_item(&mut self, logsource: &LogSource, item: &FieldItem) -> Result<Expr, RuleError> {
+        let item = self.apply_replacements(logsource, item);
+        let spec = compile_item(&item, self.pipelines)?;
+        match &spec.field {
+            None => {
+                let compiled = self.build_item(None, &spec)?;
+                self.has_keyword_items = true;
+                Ok(Expr::Item(self.push_item(compiled)))
+            }
+            Some(field) => {
+                // One-to-many field mappings: the item holds on any of the fields.
+                let names = self.pipelines.map_field(logsource, field);
+                let mut alternatives = Vec::with_capacity(names.len());
+                for name in names {
+                    let id = self.intern_field(&name);
+                    let compiled = self.build_item(Some(id), &spec)?;
+                    alternatives.push(Expr::Item(self.push_item(compiled)));
+                }
+                Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
+            }
+        }
+    }
+
+    fn intern_field(&mut self, name: &str) -> FieldId {
+        let id = self.table.intern(name);
+        if self.patterns_by_field.len() <= id as usize {
+            self.patterns_by_field.resize_with(id as usize + 1, Vec::new);
+        }
+        id
+    }
+
+    fn push_item(&mut self, item: Item) -> u32 {
+        self.items.push(item);
+        (self.items.len() - 1) as u32
+    }
+
+    fn apply_replacements(&self, logsource: &LogSource, item: &FieldItem) -> FieldItem {
+        let mut item = item.clone();
+        for r in self.pipelines.replacements() {
+            if r.logsource.as_ref().is_some_and(|l| !l.covers(logsource)) {
+                continue;
+            }
+            if r.field.is_some() && r.field != item.field {
+                continue;
+            }
+            for v in &mut item.values {
+                if let RuleValue::Str(s) = v {
+                    *s = r.regex.replace_all(s, r.replacement.as_str()).into_owned();
+                }
+            }
+        }
+        item
+    }
+
+    fn build_item(&mut self, field: Option<FieldId>, spec: &ItemSpec) -> Result<Item, RuleError> {
+        let mut values = Vec::with_capacity(spec.values.len());
+        let mut keyword_literals = Vec::new();
+        for alternatives in &spec.values {
+            let mut atoms = Vec::with_capacity(alternatives.len());
+            let mut literals = Vec::new();
+            for m in alternatives {
+                if field.is_none() {
+                    literals.push(keyword_literal(m));
+                }
+                atoms.push(self.atom(field, m)?);
+            }
+            values.push(atoms.into_boxed_slice());
+            keyword_literals.push(literals.into_boxed_slice());
+        }
+        Ok(Item {
+            field,
+            values: values.into(),
+            all: spec.all,
+            negate: spec.negate,
+            keyword_literals: keyword_literals.into(),
+        })
+    }
+
+    fn pattern(&mut self, field: FieldId, literal: &str) -> PatternId {
+        let key = (field, literal.to_lowercase().into_boxed_str());
+        if let Some(id) = self.pattern_ids.get(&key) {
+            return *id;
+        }
+        let id = self.pattern_len.len() as PatternId;
+        self.pattern_len.push(key.1.len() as u32);
+        self.pattern_field.push(field);
+        self.patterns_by_field[field as usize].push((key.1.clone(), id));
+        self.pattern_ids.insert(key, id);
+        id
+    }
+
+    fn regex(&mut self, source: String) -> Result<u32, RuleError> {
+        if let Some(id) = self.regex_ids.get(&source) {
+            return Ok(*id);
+        }
+        let re = regex::RegexBuilder::new(&source)
+            .size_limit(crate::value::REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| RuleError::Regex { pattern: source.clone(), reason: e.to_string() })?;
+        let id = self.regexes.len() as u32;
+        self.regexes.push(re);
+        self.regex_ids.insert(source, id);
+        Ok(id)
+    }
+
+    fn atom(&mut self, field: Option<FieldId>, m: &ValueMatcher) -> Result<Atom, RuleError> {
+        Ok(match m {
+            ValueMatcher::Str { pattern, cased } => self.string_atom(field, pattern, *cased)?,
+            ValueMatcher::Regex(source) => Atom::Regex(self.regex(source.clone())?),
+            ValueMatcher::Cmp { op, value } => Atom::Cmp { op: *op, value: *value },
+            ValueMatcher::Cidr(net) => Atom::Cidr(*net),
+            ValueMatcher::Exists(b) => Atom::Exists(*b),
+            ValueMatcher::Null => Atom::Null,
+            ValueMatcher::FieldRef { field: other, position, cased } => Atom::FieldRef {
+                field: self.intern_field(other),
+                position: *position,
+                cased: *cased,
+            },
+            ValueMatcher::Time { part, op, value } => Atom::Time { part: *part, op: *op, value: *value },
+        })
+    }
+
+    fn string_atom(&mut self, field: Option<FieldId>, pattern: &Pattern, cased: bool) -> Result<Atom, RuleError> {
+        let parts = pattern.0.as_slice();
+        if parts.is_empty() {
+            return Ok(Atom::Empty);
+        }
+        if parts.iter().all(|p| *p == Part::Star) {
+            return Ok(Atom::AnyValue);
+        }
+        let shape = match parts {
+            [Part::Lit(s)] => Some((s, Position::Exact)),
+            [Part::Lit(s), Part::Star] => Some((s, Position::Prefix)),
+            [Part::Star, Part::Lit(s)] => Some((s, Position::Suffix)),
+            [Part::Star, Part::Lit(s), Part::Star] => Some((s, Position::Contains)),
+            _ => None,
+        };
+        match (shape, field, cased) {
+            // Case folding by `to_lowercase` keeps positions meaningful only when the
+            // literal's folding is one-to-one; non-ASCII literals go through a regex.
+            (Some((literal, position)), Some(field), false) if literal.is_ascii() => {
+                Ok(Atom::Pattern { pid: self.pattern(field, literal), position })
+            }
+            _ => {
+                let body = pattern.to_regex_body();
+                let source = if cased { format!("^{body}$") } else { format!("(?i)^{body}$") };
+                Ok(Atom::Regex(self.regex(source)?))
+            }
+        }
+    }
+
+    // ---- triggers ----
+
+    /// Literals of which at least one occurs whenever `expr` holds, or `None` when no
+    /// such set is known.
+    fn trigger(&mut self, expr: &Expr) -> Option<Vec<PatternId>> {
+        match expr {
+            Expr::Const(true) | Expr::Not(_) => None,
+            Expr::Const(false) => Some(Vec::new()),
+            Expr::Or(parts) | Expr::AtLeast(_, parts) => {
+                let mut all = Vec::new();
+                for p in parts.iter() {
+                    all.extend(self.trigger(p)?);
+                }
+                all.sort_unstable();
+                all.dedup();
+                Some(all)
+            }
+            Expr::And(parts) => {
+                let mut best: Option<Vec<PatternId>> = None;
+                for p in parts.iter() {
+                    if let Some(t) = self.trigger(p) {
+                        if best.as_ref().is_none_or(|b| self.selectivity(&t) > self.selectivity(b)) {
+                            best = Some(t);
+                        }
+                    }
+                }
+                best
+            }
+            Expr::Item(i) => self.item_trigger(*i as usize),
+        }
+    }
+
+    /// Higher is more selective: the shortest literal's length (short literals occur
+    /// often), with literals on routing fields ranked lowest (every event of a route
+    /// has them).
+    fn selectivity(&self, pids: &[PatternId]) -> (u32, std::cmp::Reverse<usize>) {
+        let min_len = pids
+            .iter()
+            .map(|p| {
+                let field = self.pattern_field[*p as usize];
+                if self.table.name(field).eq_ignore_ascii_case("EventID") || self.table.name(field).eq_ignore_ascii_case("Channel") {
+                    0
+                } else {
+                    self.pattern_len[*p as usize]
+                }
+            })
+            .min()
+            .unwrap_or(u32::MAX);
+        (min_len, std::cmp::Reverse(pids.len()))
+    }
+
+    fn item_trigger(&mut self, index: usize) -> Option<Vec<PatternId>> {
+        let item = self.items[index].clone();
+        if item.negate || item.field.is_none() {
+            return None;
+        }
+        let field = item.field?;
+        let mut per_value: Vec<Vec<PatternId>> = Vec::new();
+        for atoms in item.values.iter() {
+            let mut pids = Vec::new();
+            for atom in atoms.iter() {
+                match atom {
+                    Atom::Pattern { pid, .. } => pids.push(*pid),
+                    Atom::Regex(r) => {
+                        // A literal every match of the regex contains can trigger it.
+                        let source = self.regexes[*r as usize].as_str().to_string();
+                        let literal = required_literal(&source)?;
+                        pids.push(self.pattern(field, &literal));
+                    }
+                    _ => return None,
+                }
+            }
+            per_value.push(pids);
+        }
+        if item.all {
+            // Every value must match: the most selective one's literals suffice.
+            per_value.into_iter().max_by_key(|p| self.selectivity(p))
+        } else {
+            let mut all: Vec<PatternId> = per_value.into_iter().flatten().collect();
+            all.sort_unstable();
+            all.dedup();
+            Some(all)
+        }
+    }
+
+    // ---- correlations ----
+
+    #[allow(clippy::type_complexity)]
+    fn compile_correlations(
+        &mut self,
+        input: Vec<(Option<PathBuf>, usize, CorrelationRule)>,
+        rules: &mut [CompiledRule],
+    ) -> (Vec<CompiledCorrelation>, Vec<Vec<(u32, u32)>>, Vec<Vec<(u32, u32)>>) {
+        let mut rule_by_ref: FxHashMap<String, RuleIdx> = FxHashMap::default();
+        for (i, r) in rules.iter().enumerate() {
+            if let Some(id) = &r.meta.id {
+                rule_by_ref.insert(id.clone(), i as RuleIdx);
+            }
+            if let Some(name) = &r.meta.name {
+                rule_by_ref.insert(name.clone(), i as RuleIdx);
+            }
+        }
+        let mut corr_by_ref: FxHashMap<String, u32> = FxHashMap::default();
+        for (i, (_, _, c)) in input.iter().enumerate() {
+            if let Some(id) = &c.meta.id {
+                corr_by_ref.insert(id.clone(), i as u32);
+            }
+            if let Some(name) = &c.meta.name {
+                corr_by_ref.insert(name.clone(), i as u32);
+            }
+        }
+        // Resolve references; a correlation failing to resolve is rejected, and so is
+        // any correlation referencing it (checked iteratively below).
+        let mut sources: Vec<Result<Vec<InputSource>, RuleError>> = input
+            .iter()
+            .map(|(_, _, c)| {
+                c.rules
+                    .iter()
+                    .map(|r| {
+                        rule_by_ref
+                            .get(r)
+                            .map(|i| InputSource::Rule(*i))
+                            .or_else(|| corr_by_ref.get(r).map(|i| InputSource::Correlation(*i)))
+                            .ok_or_else(|| RuleError::UnresolvedReference(r.clone()))
+                    })
+                    .collect()
+            })
+            .collect();
+        // Cycles and references to rejected correlations.
+        loop {
+            let mut changed = false;
+            for i in 0..sources.len() {
+                let bad = match &sources[i] {
+                    Ok(s) => s.iter().find_map(|src| match src {
+                        InputSource::Correlation(j) if *j as usize == i => Some("references itself".to_string()),
+                        InputSource::Correlation(j) if sources[*j as usize].is_err() => {
+                            Some(format!("references rejected correlation `{}`", input[*j as usize].2.meta.title))
+                        }
+                        _ => None,
+                    }),
+                    Err(_) => None,
+                };
+                if let Some(reason) = bad {
+                    sources[i] = Err(RuleError::Correlation(reason));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if let Some(cycle) = find_cycle(&sources) {
+            for i in cycle {
+                sources[i] = Err(RuleError::Correlation("correlation chain forms a cycle".into()));
+            }
+        }
+
+        let mut out = Vec::new();
+        let mut index_map: Vec<Option<u32>> = vec![None; input.len()];
+        // Assign compiled indices to accepted correlations first so inner references
+        // can be translated.
+        for (i, s) in sources.iter().enumerate() {
+            if s.is_ok() {
+                index_map[i] = Some(out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32 - out.len() as u32);
+            }
+        }
+        let mut rule_feeds = vec![Vec::new(); rules.len()];
+        let mut correlation_feeds = vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
+        let mut referenced_rules: FxHashMap<RuleIdx, bool> = FxHashMap::default();
+        let mut referenced_correlations = vec![false; correlation_feeds.len()];
+        for (i, ((path, doc_index, c), s)) in input.iter().zip(sources).enumerate() {
+            let srcs = match s {
+                Ok(srcs) => srcs,
+                Err(error) => {
+                    self.errors.push(LoadError {
+                        path: path.clone(),
+                        document: *doc_index,
+                        title: Some(c.meta.title.clone()),
+                        id: c.meta.id.clone(),
+                        error,
+                    });
+                    continue;
+                }
+            };
+            let me = index_map[i].expect("accepted");
+            let mut inputs = Vec::new();
+            for (pos, src) in srcs.iter().enumerate() {
+                let rule_ref = &c.rules[pos];
+                let src = match src {
+                    InputSource::Rule(r) => InputSource::Rule(*r),
+                    InputSource::Correlation(j) => InputSource::Correlation(index_map[*j as usize].expect("accepted")),
+                };
+                // Field of a group-by name for this input: an alias entry for this rule
+                // (by name or id), else the name itself.
+                let field_for = |name: &str| -> String {
+                    c.aliases
+                        .get(name)
+                        .and_then(|per_rule| {
+                            per_rule.get(rule_ref).or_else(|| match src {
+                                InputSource::Rule(r) => {
+                                    let m = &rules[r as usize].meta;
+                                    m.name.as_ref().and_then(|n| per_rule.get(n)).or_else(|| m.id.as_ref().and_then(|id| per_rule.get(id)))
+                                }
+                                _ => None,
+                            })
+                        })
+                        .cloned()
+                        .unwrap_or_else(|| name.to_string())
+                };
+                let group = match src {
+                    InputSource::Rule(_) => c.group_by.iter().map(|g| GroupSource::Field(self.intern_field(&field_for(g)))).collect(),
+                    InputSource::Correlation(_) => {
+                        let inner = &input[match srcs[pos] {
+                            InputSource::Correlation(j) => j as usize,
+                            _ => unreachable!(),
+                        }]
+                        .2;
+                        c.group_by
+                            .iter()
+                            .map(|g| {
+                                let wanted = field_for(g);
+                                inner
+                                    .group_by
+                                    .iter()
+                                    .position(|ig| ig.eq_ignore_ascii_case(&wanted))
+                                    .map(GroupSource::InnerColumn)
+                                    .unwrap_or(GroupSource::Missing)
+                            })
+                            .collect()
+                    }
+                };
+                let value_fields = c
+                    .condition
+                    .as_ref()
+                    .map(|cond| cond.fields.iter().map(|f| self.intern_field(&field_for(f))).collect())
+                    .unwrap_or_default();
+                match src {
+                    InputSource::Rule(r) => {
+                        rule_feeds[r as usize].push((me, pos as u32));
+                        let entry = referenced_rules.entry(r).or_insert(false);
+                        *entry |= c.generate;
+                    }
+                    InputSource::Correlation(j) => {
+                        correlation_feeds[j as usize].push((me, pos as u32));
+                        referenced_correlations[j as usize] = true;
+                    }
+                }
+                inputs.push(CorrelationInput { source: src, group, value_fields });
+            }
+            out.push(CompiledCorrelation {
+                meta: c.meta.clone(),
+                kind: c.kind,
+                group_by: c.group_by.clone(),
+                timespan_ms: c.timespan_ms,
+                condition: c.condition.clone(),
+                inputs,
+                emit: true,
+            });
+        }
+        for (r, generate) in referenced_rules {
+            rules[r as usize].emit = generate;
+        }
+        for (i, referenced) in referenced_correlations.into_iter().enumerate() {
+            if referenced {
+                out[i].emit = false;
+            }
+        }
+        (out, rule_feeds, correlation_feeds)
+    }
+}
+
+/// Index of correlations in some reference cycle (after self/rejected checks).
+fn find_cycle(sources: &[Result<Vec<InputSource>, RuleError>]) -> Option<Vec<usize>> {
+    // Kahn's algorithm: whatever cannot be ordered is on or behind a cycle.
+    let n = sources.len();
+    let mut indegree = vec![0usize; n];
+    let mut edges = vec![Vec::new(); n];
+    for (i, s) in sources.iter().enumerate() {
+        if let Ok(srcs) = s {
+            for src in srcs {
+                if let InputSource::Correlation(j) = src {
+                    edges[*j as usize].push(i);
+                    indegree[i] += 1;
+                }
+            }
+        }
+    }
+    let mut queue: Vec<usize> = (0..n).filter(|i| indegree[*i] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = queue.pop() {
+        seen += 1;
+        for &j in &edges[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                queue.push(j);
+            }
+        }
+    }
+    (seen < n).then(|| (0..n).filter(|i| indegree[*i] > 0).collect())
+}
+
+/// Lower-cased literal for a keyword value, when it is a plain "contains".
+fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
+    match m {
+        ValueMatcher::Str { pattern, cased: false } => match pattern.0.as_slice() {
+            [Part::Star, Part::Lit(s), Part::Star] if s.is_ascii() => Some(s.to_lowercase().into()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A literal (lower-cased) that every match of `source` must contain, if the regex
+/// has one of useful length.
+fn required_literal(source: &str) -> Option<String> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new().build().parse(source).ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix);
+    // A required inner literal: look for the longest concatenated literal in the HIR.
+    let mut best: Option<String> = None;
+    collect_required(&hir, &mut best);
+    let _ = extractor;
+    best.filter(|b| b.len() >= 3 && b.is_ascii()).map(|b| b.to_lowercase())
+}
+
+fn collect_required(hir: &regex_syntax::hir::Hir, best: &mut Option<String>) {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(lit) => {
+            if let Ok(s) = std::str::from_utf8(&lit.0) {
+                consider(best, s);
+            }
+        }
+        HirKind::Concat(parts) => {
+            // Adjacent literals concatenate; other parts are also required.
+            let mut run = String::new();
+            for p in parts {
+                match p.kind() {
+                    HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+                        Ok(s) => run.push_str(s),
+                        Err(_) => run.clear(),
+                    },
+                    _ => {
+                        consider(best, &run);
+                        run.clear();
+                        collect_required(p, best);
+                    }
+                }
+            }
+            consider(best, &run);
+        }
+        HirKind::Capture(c) => collect_required(&c.sub, best),
+        HirKind::Repetition(r) if r.min >= 1 => collect_required(&r.sub, best),
+        // Alternations, optional parts, classes: nothing is required of them alone.
+        _ => {}
+    }
+}
+
+fn consider(best: &mut Option<String>, candidate: &str) {
+    // Case-insensitive regexes are parsed into classes, not literals, so literals here
+    // are exact; the trigger automaton is case-insensitive, which only widens it.
+    if best.as_ref().is_none_or(|b| candidate.len() > b.len()) && !candidate.is_empty() {
+        *best = Some(candidate.to_string());
+    }
+}
+
+/// Resolves a condition over search identifiers into an expression over items.
+fn resolve_condition(condition: &Condition, searches: &IndexMap<String, Expr>) -> Result<Expr, RuleError> {
+    Ok(match condition {
+        Condition::And(parts) => Expr::And(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?),
+        Condition::Or(parts) => Expr::Or(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?),
+        Condition::Not(inner) => Expr::Not(Box::new(resolve_condition(inner, searches)?)),
+        Condition::Search(name) => searches.get(name).cloned().ok_or_else(|| RuleError::UndefinedSearch(name.clone()))?,
+        Condition::Of(quantifier, target) => {
+            let selected: Vec<Expr> = match target {
+                OfTarget::Them => searches
+                    .iter()
+                    .filter(|(name, _)| !name.starts_with('_'))
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                OfTarget::Pattern(pattern) => searches
+                    .iter()
+                    .filter(|(name, _)| identifier_matches(pattern, name))
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+            };
+            if selected.is_empty() {
+                return Err(RuleError::Condition(format!(
+                    "`{}` matches no search identifier",
+                    match target {
+                        OfTarget::Them => "them".to_string(),
+                        OfTarget::Pattern(p) => p.clone(),
+                    }
+                )));
+            }
+            match quantifier {
+                Quantifier::All => Expr::And(selected.into()),
+                Quantifier::AtLeast(1) => Expr::Or(selected.into()),
+                Quantifier::AtLeast(n) => Expr::AtLeast(*n, selected.into()),
+            }
+        }
+    })
+}
+
+/// Search identifier patterns use `*` only.
+pub(crate) fn identifier_matches(pattern: &str, name: &str) -> bool {
+    fn rec(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
+            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+        }
+    }
+    rec(pattern.as_bytes(), name.as_bytes())
+}
+
+/// Flattens nested and/or and folds constants.
+fn simplify(expr: Expr) -> Expr {
+    match expr {
+        Expr::And(parts) => {
+            let mut out = Vec::new();
+            for p in parts.into_vec() {
+                match simplify(p) {
+                    Expr::Const(true) => {}
+                    Expr::Const(false) => return Expr::Const(false),
+                    Expr::And(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Expr::Const(true),
+                1 => out.pop().unwrap(),
+                _ => Expr::And(out.into()),
+            }
+        }
+        Expr::Or(parts) => {
+            let mut out = Vec::new();
+            for p in parts.into_vec() {
+                match simplify(p) {
+                    Expr::Const(false) => {}
+                    Expr::Const(true) => return Expr::Const(true),
+                    Expr::Or(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Expr::Const(false),
+                1 => out.pop().unwrap(),
+                _ => Expr::Or(out.into()),
+            }
+        }
+        Expr::Not(inner) => match simplify(*inner) {
+            Expr::Const(b) => Expr::Const(!b),
+            Expr::Not(x) => *x,
+            other => Expr::Not(Box::new(other)),
+        },
+        Expr::AtLeast(n, parts) => Expr::AtLeast(n, parts.into_vec().into_iter().map(simplify).collect()),
+        other => other,
+    }
+}
+
+// ---- filters ----
+
+fn filter_targets(filter: &FilterRule, rule: &Rule) -> bool {
+    if !filter.logsource.covers(&rule.logsource) {
+        return false;
+    }
+    match &filter.targets {
+        FilterTargets::Any => true,
+        FilterTargets::Rules(refs) => refs.iter().any(|r| {
+            rule.meta.id.as_deref() == Some(r.as_str()) || rule.meta.name.as_deref() == Some(r.as_str())
+        }),
+    }
+}
+
+/// ANDs the filter's condition onto the rule's, with the filter's identifiers renamed so
+/// they cannot collide with the rule's (or be picked up by the rule's `them`).
+fn apply_filter(filter: &FilterRule, rule: &mut Rule) {
+    let prefix = format!("_filter_{}_", rule.detection.searches.len());
+    let names: Vec<String> = filter.detection.searches.keys().cloned().collect();
+    for (name, search) in &filter.detection.searches {
+        rule.detection.searches.insert(format!("{prefix}{name}"), search.clone());
+    }
+    fn rename(c: &Condition, prefix: &str, names: &[String]) -> Condition {
+        match c {
+            Condition::And(p) => Condition::And(p.iter().map(|x| rename(x, prefix, names)).collect()),
+            Condition::Or(p) => Condition::Or(p.iter().map(|x| rename(x, prefix, names)).collect()),
+            Condition::Not(x) => Condition::Not(Box::new(rename(x, prefix, names))),
+            Condition::Search(n) => Condition::Search(format!("{prefix}{n}")),
+            Condition::Of(q, OfTarget::Pattern(p)) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}{p}"))),
+            Condition::Of(q, OfTarget::Them) => {
+                let all: Vec<Condition> = names
+                    .iter()
+                    .filter(|n| !n.starts_with('_'))
+                    .map(|n| Condition::Search(format!("{prefix}{n}")))
+                    .collect();
+                match q {
+                    Quantifier::All => Condition::And(all),
+                    Quantifier::AtLeast(1) => Condition::Or(all),
+                    Quantifier::AtLeast(_) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}*"))),
+                }
+            }
+        }
+    }
+    let filter_condition = Condition::Or(filter.detection.conditions.iter().map(|c| rename(c, &prefix, &names)).collect());
+    let original = Condition::Or(std::mem::take(&mut rule.detection.conditions));
+    rule.detection.conditions = vec![Condition::And(vec![original, filter_condition])];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifier_patterns() {
+        assert!(identifier_matches("sel*", "selection"));
+        assert!(identifier_matches("*", "x"));
+        assert!(identifier_matches("a*b", "axxb"));
+        assert!(!identifier_matches("a*b", "axxc"));
+        assert!(identifier_matches("exact", "exact"));
+    }
+
+    #[test]
+    fn required_literals_from_regexes() {
+        assert_eq!(required_literal(r"foo\d+barbaz").as_deref(), Some("barbaz"));
+        assert_eq!(required_literal(r"(abc|def)"), None);
+        assert_eq!(required_literal(r"x+"), None);
+        assert_eq!(required_literal(r"^C:\\Windows\\.*\.exe$").as_deref(), Some("c:\\windows\\"));
+    }
+}

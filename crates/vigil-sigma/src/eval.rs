@@ -1,0 +1,442 @@
+//! Evaluation of a [`RuleSet`] on events. One [`Evaluator`] per worker thread holds all
+//! per-event scratch state, so the shared rule set stays immutable.
+
+use crate::ast::CmpOp;
+use crate::compile::{Atom, Expr, Item, PatternId, RuleIdx, RuleSet};
+use crate::document::{Document, FieldId, FieldValue, Kind};
+use crate::value::{Position, TimePart};
+use chrono::Datelike;
+use chrono::Timelike;
+use rustc_hash::FxHashMap;
+use std::rc::Rc;
+use vigil_event::{parse_timestamp, LogSource, Timestamp};
+
+const CONTAINS: u8 = 1;
+const PREFIX: u8 = 2;
+const SUFFIX: u8 = 4;
+const EXACT: u8 = 8;
+
+fn position_bit(p: Position) -> u8 {
+    match p {
+        Position::Contains => CONTAINS,
+        Position::Prefix => PREFIX,
+        Position::Suffix => SUFFIX,
+        Position::Exact => EXACT,
+    }
+}
+
+/// The rules of one route (a Windows channel + event id, or a declared logsource).
+#[derive(Debug)]
+struct Bucket {
+    members: Vec<u64>,
+    /// Members without a trigger: evaluated on every event of the route.
+    untriggered: Vec<RuleIdx>,
+    is_empty: bool,
+}
+
+impl Bucket {
+    fn contains(&self, rule: RuleIdx) -> bool {
+        self.members[rule as usize / 64] & (1 << (rule % 64)) != 0
+    }
+}
+
+/// Counters of what an evaluator has seen.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EvalStats {
+    pub events: u64,
+    /// Events no rule applies to because their logsource is unknown.
+    pub unrouted: u64,
+    /// Events that are not valid JSON objects.
+    pub invalid: u64,
+    /// Rule evaluations performed (after candidate selection).
+    pub rule_evaluations: u64,
+}
+
+/// Why an event could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Per-thread evaluation state over a shared [`RuleSet`].
+pub struct Evaluator<'r> {
+    set: &'r RuleSet,
+    doc: Document,
+    flags: Vec<u8>,
+    fired: Vec<PatternId>,
+    rule_epoch: Vec<u32>,
+    epoch: u32,
+    candidates: Vec<RuleIdx>,
+    windows_buckets: FxHashMap<String, FxHashMap<i64, Rc<Bucket>>>,
+    declared_buckets: FxHashMap<LogSource, Rc<Bucket>>,
+    channel_buf: String,
+    lower_buf: String,
+    keyword_texts: Option<Vec<String>>,
+    default_logsource: Option<LogSource>,
+    stats: EvalStats,
+}
+
+impl<'r> Evaluator<'r> {
+    pub fn new(set: &'r RuleSet) -> Self {
+        Evaluator {
+            set,
+            doc: Document::new(),
+            flags: vec![0; set.pattern_count],
+            fired: Vec::new(),
+            rule_epoch: vec![0; set.rules.len()],
+            epoch: 0,
+            candidates: Vec::new(),
+            windows_buckets: FxHashMap::default(),
+            declared_buckets: FxHashMap::default(),
+            channel_buf: String::new(),
+            lower_buf: String::new(),
+            keyword_texts: None,
+            default_logsource: None,
+            stats: EvalStats::default(),
+        }
+    }
+
+    /// The logsource assumed for events that carry none (no Windows `Channel`, no
+    /// decoder-declared logsource). Without it such events are checked by no rule.
+    pub fn set_default_logsource(&mut self, logsource: Option<LogSource>) {
+        self.default_logsource = logsource;
+    }
+
+    pub fn stats(&self) -> EvalStats {
+        self.stats
+    }
+
+    pub fn rule_set(&self) -> &'r RuleSet {
+        self.set
+    }
+
+    /// The fields extracted from the last evaluated event.
+    pub fn document(&self) -> &Document {
+        &self.doc
+    }
+
+    /// Event time of the last evaluated event, from the pipeline's timestamp fields.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        for f in &self.set.timestamp_fields {
+            for v in self.doc.values(*f) {
+                let t = match v.kind {
+                    Kind::Str => parse_timestamp(v.text),
+                    Kind::Int | Kind::Float => vigil_event::parse_timestamp(v.text),
+                    _ => None,
+                };
+                if t.is_some() {
+                    return t;
+                }
+            }
+        }
+        None
+    }
+
+    /// Evaluates every applicable rule on one JSON event and appends the indices of
+    /// the rules that match (emitting or not; see `CompiledRule::emit`) to `out`.
+    /// `declared` is the event's logsource when its decoder knows it.
+    pub fn evaluate_json(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) -> Result<(), EvalError> {
+        self.stats.events += 1;
+        if let Err(e) = self.doc.load_json(&self.set.table, json) {
+            self.stats.invalid += 1;
+            return Err(e.into());
+        }
+        self.evaluate_loaded(json, declared, out);
+        Ok(())
+    }
+
+    /// As [`Evaluator::evaluate_json`], for an already parsed event.
+    pub fn evaluate_value(&mut self, value: &serde_json::Value, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
+        self.stats.events += 1;
+        self.doc.load_value(&self.set.table, value);
+        let text = value.to_string();
+        self.evaluate_loaded(&text, declared, out);
+    }
+
+    fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
+        self.keyword_texts = None;
+        let Some(bucket) = self.bucket(declared) else {
+            self.stats.unrouted += 1;
+            return;
+        };
+        if bucket.is_empty {
+            return;
+        }
+        self.scan_fields();
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.rule_epoch.iter_mut().for_each(|e| *e = 0);
+            self.epoch = 1;
+        }
+        self.candidates.clear();
+        for &pid in &self.fired {
+            for &rule in self.set.triggers[pid as usize].iter() {
+                if self.rule_epoch[rule as usize] != self.epoch && bucket.contains(rule) {
+                    self.rule_epoch[rule as usize] = self.epoch;
+                    self.candidates.push(rule);
+                }
+            }
+        }
+        self.candidates.extend_from_slice(&bucket.untriggered);
+        // Report in rule order, independent of which literal fired first.
+        self.candidates.sort_unstable();
+        let candidates = std::mem::take(&mut self.candidates);
+        for &rule in &candidates {
+            self.stats.rule_evaluations += 1;
+            let expr = &self.set.rules[rule as usize].expr;
+            if self.eval(expr, json) {
+                out.push(rule);
+            }
+        }
+        self.candidates = candidates;
+        for &pid in &self.fired {
+            self.flags[pid as usize] = 0;
+        }
+        self.fired.clear();
+    }
+
+    /// Runs each present field's automaton once over its values.
+    fn scan_fields(&mut self) {
+        let set = self.set;
+        for &field in self.doc.present_fields() {
+            let Some((ac, pids)) = set.automata.get(field as usize).and_then(|a| a.as_ref()) else {
+                continue;
+            };
+            for value in self.doc.values(field) {
+                if !value.is_scalar() {
+                    continue;
+                }
+                let hay: &str = if value.text.bytes().any(|b| b.is_ascii_uppercase()) {
+                    self.lower_buf.clear();
+                    self.lower_buf.push_str(value.text);
+                    self.lower_buf.make_ascii_lowercase();
+                    &self.lower_buf
+                } else {
+                    value.text
+                };
+                let len = hay.len();
+                for m in ac.find_overlapping_iter(hay) {
+                    let pid = pids[m.pattern().as_usize()];
+                    let mut bits = CONTAINS;
+                    if m.start() == 0 {
+                        bits |= PREFIX;
+                    }
+                    if m.end() == len {
+                        bits |= SUFFIX;
+                        if m.start() == 0 {
+                            bits |= EXACT;
+                        }
+                    }
+                    let slot = &mut self.flags[pid as usize];
+                    if *slot == 0 {
+                        self.fired.push(pid);
+                    }
+                    *slot |= bits;
+                }
+            }
+        }
+    }
+
+    fn bucket(&mut self, declared: Option<&LogSource>) -> Option<Rc<Bucket>> {
+        let set = self.set;
+        if let Some(ls) = declared.or(self.default_logsource.as_ref()) {
+            if !ls.is_empty() && (declared.is_some() || !self.doc.has(set.channel_field)) {
+                if let Some(b) = self.declared_buckets.get(ls) {
+                    return Some(b.clone());
+                }
+                let b = Rc::new(build_bucket(set, |rule| {
+                    !rule.route.declared.is_empty() && rule.route.declared.covers(ls)
+                }));
+                self.declared_buckets.insert(ls.clone(), b.clone());
+                return Some(b);
+            }
+        }
+        let channel = self.doc.first_text(set.channel_field)?;
+        let event_id = self
+            .doc
+            .values(set.event_id_field)
+            .find_map(|v| v.as_number())
+            .map(|n| n as i64)
+            .unwrap_or(i64::MIN);
+        self.channel_buf.clear();
+        self.channel_buf.push_str(channel);
+        self.channel_buf.make_ascii_lowercase();
+        if let Some(b) = self.windows_buckets.get(self.channel_buf.as_str()).and_then(|m| m.get(&event_id)) {
+            return Some(b.clone());
+        }
+        let channel = self.channel_buf.clone();
+        let b = Rc::new(build_bucket(set, |rule| {
+            rule.route.windows_any
+                || rule
+                    .route
+                    .windows
+                    .iter()
+                    .any(|(c, ids)| **c == *channel && (ids.is_empty() || ids.contains(&event_id)))
+        }));
+        self.windows_buckets.entry(channel).or_default().insert(event_id, b.clone());
+        Some(b)
+    }
+
+    fn eval(&mut self, expr: &Expr, json: &str) -> bool {
+        match expr {
+            Expr::And(parts) => parts.iter().all(|p| self.eval(p, json)),
+            Expr::Or(parts) => parts.iter().any(|p| self.eval(p, json)),
+            Expr::Not(inner) => !self.eval(inner, json),
+            Expr::AtLeast(n, parts) => {
+                let mut count = 0;
+                for p in parts.iter() {
+                    if self.eval(p, json) {
+                        count += 1;
+                        if count >= *n {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Expr::Const(b) => *b,
+            Expr::Item(i) => {
+                let item = &self.set.items[*i as usize];
+                self.eval_item(item, json)
+            }
+        }
+    }
+
+    fn eval_item(&mut self, item: &'r Item, json: &str) -> bool {
+        let Some(field) = item.field else {
+            return self.eval_keywords(item, json);
+        };
+        if item.negate {
+            let present = self.doc.values(field).any(|v| v.is_scalar());
+            return present && !item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)));
+        }
+        if item.all {
+            item.values.iter().all(|alts| alts.iter().any(|a| self.atom(field, a)))
+        } else {
+            item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)))
+        }
+    }
+
+    fn atom(&self, field: FieldId, atom: &Atom) -> bool {
+        let doc = &self.doc;
+        let mut values = doc.values(field);
+        match atom {
+            Atom::Pattern { pid, position } => self.flags[*pid as usize] & position_bit(*position) != 0,
+            Atom::Empty => values.any(|v| v.kind == Kind::Str && v.text.is_empty()),
+            Atom::AnyValue => values.any(|v| v.is_scalar()),
+            Atom::Regex(r) => {
+                let re = &self.set.regexes[*r as usize];
+                values.any(|v| v.is_scalar() && re.is_match(v.text))
+            }
+            Atom::Cmp { op, value } => values.any(|v| v.as_number().is_some_and(|n| op.holds(n, *value))),
+            Atom::Cidr(net) => values.any(|v| v.is_scalar() && v.text.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| net.contains(&ip))),
+            Atom::Exists(b) => doc.has(field) == *b,
+            Atom::Null => values.all(|v| v.kind == Kind::Null),
+            Atom::FieldRef { field: other, position, cased } => values.any(|a| {
+                a.is_scalar() && doc.values(*other).any(|b| b.is_scalar() && relate(a.text, b.text, *position, *cased))
+            }),
+            Atom::Time { part, op, value } => values.any(|v| time_part(&v, *part).is_some_and(|n| op.holds(n, *value))),
+        }
+    }
+
+    fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
+        if self.keyword_texts.is_none() {
+            self.keyword_texts = Some(collect_texts(json));
+        }
+        let texts = self.keyword_texts.as_deref().unwrap_or_default();
+        let set = self.set;
+        let value_matches = |i: usize| -> bool {
+            item.values[i].iter().zip(item.keyword_literals[i].iter()).any(|(atom, literal)| match (literal, atom) {
+                (Some(lit), _) => texts.iter().any(|t| contains_ascii_ci(t, lit)),
+                (None, Atom::Regex(r)) => {
+                    let re = &set.regexes[*r as usize];
+                    texts.iter().any(|t| re.is_match(t))
+                }
+                _ => false,
+            })
+        };
+        if item.all {
+            (0..item.values.len()).all(value_matches)
+        } else {
+            (0..item.values.len()).any(value_matches)
+        }
+    }
+}
+
+fn build_bucket(set: &RuleSet, applies: impl Fn(&crate::compile::CompiledRule) -> bool) -> Bucket {
+    let mut members = vec![0u64; set.rules.len().div_ceil(64)];
+    let mut untriggered = Vec::new();
+    let mut any = false;
+    for (i, rule) in set.rules.iter().enumerate() {
+        if applies(rule) {
+            members[i / 64] |= 1 << (i % 64);
+            any = true;
+            if !rule.has_trigger {
+                untriggered.push(i as RuleIdx);
+            }
+        }
+    }
+    Bucket { members, untriggered, is_empty: !any }
+}
+
+/// Every scalar value of the event as text: what keyword searches look through.
+fn collect_texts(json: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::Bool(b) => out.push(b.to_string()),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            serde_json::Value::Null => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(json) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+/// ASCII case-insensitive substring search; `needle` is already lower-case.
+fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.len() > h.len() {
+        return false;
+    }
+    h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+fn relate(a: &str, b: &str, position: Position, cased: bool) -> bool {
+    let (a, b) = if cased { (a.to_string(), b.to_string()) } else { (a.to_lowercase(), b.to_lowercase()) };
+    match position {
+        Position::Exact => a == b,
+        Position::Prefix => a.starts_with(&b),
+        Position::Suffix => a.ends_with(&b),
+        Position::Contains => a.contains(&b),
+    }
+}
+
+fn time_part(v: &FieldValue, part: TimePart) -> Option<f64> {
+    if !v.is_scalar() {
+        return None;
+    }
+    let t = parse_timestamp(v.text)?;
+    Some(match part {
+        TimePart::Minute => t.minute() as f64,
+        TimePart::Hour => t.hour() as f64,
+        TimePart::Day => t.day() as f64,
+        TimePart::Week => t.iso_week().week() as f64,
+        TimePart::Month => t.month() as f64,
+        TimePart::Year => t.year() as f64,
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_cmp_is_copy(op: CmpOp) -> CmpOp {
+    op
+}
