@@ -8,6 +8,8 @@
 pub mod ast;
 pub mod compile;
 pub mod condition;
+pub mod correlate;
+pub mod correlation;
 pub mod document;
 pub mod error;
 pub mod eval;

@@ -1,0 +1,2 @@
+pub mod hunt;
+pub mod rules_cmd;
