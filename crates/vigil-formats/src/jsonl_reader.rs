@@ -17,18 +17,15 @@ struct LongLine {
 }
 
 /// Reads `reader` to the end (or until the caller stops), one record per non-blank line.
-/// `first_bytes` were already taken from `reader` (by sniffing) and are read first.
 pub(crate) fn read_jsonl(
     reader: &mut dyn Read,
-    first_bytes: &[u8],
     buffer_bytes: usize,
     sink: &mut Sink<'_>,
 ) -> io::Result<()> {
     let max_record = sink.max_record_bytes();
-    let mut buf = vec![0u8; buffer_bytes.max(first_bytes.len()).max(1)];
-    buf[..first_bytes.len()].copy_from_slice(first_bytes);
+    let mut buf = vec![0u8; buffer_bytes.max(1)];
     let mut start = 0usize; // first byte not yet handled
-    let mut end = first_bytes.len(); // one past the last valid byte
+    let mut end = 0usize; // one past the last valid byte
     let mut line_no = 0u64;
     let mut long: Option<LongLine> = None;
     let mut at_file_start = true;
@@ -138,11 +135,8 @@ fn handle_line(sink: &mut Sink<'_>, line: &[u8], line_no: u64, max_record: usize
     if line.is_empty() {
         return;
     }
-    // Only lines that start with blank space can be blank; checking just those keeps
-    // the common case to a single byte test.
-    if line[0].is_ascii_whitespace() && line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
+    // Length before blankness: a line that outgrows the buffer is judged on its length
+    // alone, so a complete line must be too, or the outcome would depend on reads.
     if line.len() > max_record {
         sink.bad(
             line_no,
@@ -152,6 +146,11 @@ fn handle_line(sink: &mut Sink<'_>, line: &[u8], line_no: u64, max_record: usize
             ),
             line,
         );
+        return;
+    }
+    // Only lines that start with blank space can be blank; checking just those keeps
+    // the common case to a single byte test.
+    if line[0].is_ascii_whitespace() && line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
     match std::str::from_utf8(line) {
@@ -183,7 +182,7 @@ mod tests {
             let mut on_bad = |b: BadRecord| bad.push(b);
             let mut sink = Sink::new(0, 16, max, &mut on_batch, &mut on_bad);
             let mut r: &[u8] = input;
-            read_jsonl(&mut r, &[], buffer, &mut sink).unwrap();
+            read_jsonl(&mut r, buffer, &mut sink).unwrap();
             sink.finish().bytes
         };
         (recs, bad, bytes)
@@ -236,27 +235,5 @@ mod tests {
     fn bom_is_stripped_from_first_line_only() {
         let (recs, _, _) = run(b"\xEF\xBB\xBF{\"a\":1}\n{\"b\":1}", 2, 100);
         assert_eq!(recs[0].1, "{\"a\":1}");
-    }
-
-    #[test]
-    fn sniffed_prefix_is_read_first() {
-        let mut recs = Vec::new();
-        let mut on_batch = |b: Batch| {
-            recs.extend(b.iter().map(|(p, t)| (p, t.to_string())));
-            true
-        };
-        let mut on_bad = |_b: BadRecord| {};
-        let mut sink = Sink::new(0, 1024, 1024, &mut on_batch, &mut on_bad);
-        let mut rest: &[u8] = b"2}\n{\"c\":3}\n";
-        read_jsonl(&mut rest, b"{\"a\":1}\n{\"b\":", 4, &mut sink).unwrap();
-        sink.finish();
-        assert_eq!(
-            recs,
-            vec![
-                (1, "{\"a\":1}".to_string()),
-                (2, "{\"b\":2}".to_string()),
-                (3, "{\"c\":3}".to_string())
-            ]
-        );
     }
 }

@@ -88,12 +88,12 @@ pub fn read_file(
         InputKind::Evtx => evtx_reader::read_evtx_path(path, &mut sink),
         InputKind::Jsonl => open(path).and_then(|mut f| {
             // Our own buffer is the read buffer: a BufReader on top would only add a copy.
-            jsonl_reader::read_jsonl(&mut f, &[], opts.read_buffer_bytes, &mut sink)
+            jsonl_reader::read_jsonl(&mut f, opts.read_buffer_bytes, &mut sink)
                 .map_err(|e| FormatError::io(path, e))
         }),
         InputKind::JsonlGz => open(path).and_then(|f| {
             let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
-            jsonl_reader::read_jsonl(&mut gz, &[], opts.read_buffer_bytes, &mut sink)
+            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink)
                 .map_err(|e| FormatError::io(path, e))
         }),
         InputKind::Json => open(path).and_then(|f| {
@@ -149,7 +149,7 @@ pub fn read_bytes(
         }
         Some(InputKind::JsonlGz) => {
             let mut gz = MultiGzDecoder::new(bytes);
-            jsonl_reader::read_jsonl(&mut gz, &[], opts.read_buffer_bytes, &mut sink)
+            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink)
                 .map_err(|e| FormatError::io(path, e))
         }
         Some(InputKind::JsonGz) => read_whole(MultiGzDecoder::new(bytes), 0, path).map(|body| {
@@ -165,7 +165,7 @@ fn read_text(kind: InputKind, mut body: &[u8], opts: &ReadOptions, sink: &mut Si
         json_reader::read_json(body, sink);
     } else {
         // Reading from a slice cannot fail.
-        let _ = jsonl_reader::read_jsonl(&mut body, &[], opts.read_buffer_bytes, sink);
+        let _ = jsonl_reader::read_jsonl(&mut body, opts.read_buffer_bytes, sink);
     }
 }
 

@@ -300,3 +300,50 @@ fn evtx_samples_agree_with_python_evtx_dumps() {
         "samples/evtx: {total} records, {bad_total} bad records"
     ));
 }
+
+/// A damaged record is reported as bad and the records after it are still read.
+#[test]
+fn corrupt_evtx_record_is_bad_and_reading_goes_on() {
+    let Some(corpus) = corpus() else { return };
+    let src = corpus.join("samples/evtx/hayabusa-sample-evtx-DeepBlueCLI/password-spray.evtx");
+    let mut bytes = fs::read(&src).unwrap();
+    let clean = InputFile {
+        size: bytes.len() as u64,
+        path: src,
+        kind: InputKind::Evtx,
+    };
+    let (clean_recs, _, _) = read_all(&clean, &ReadOptions::default());
+
+    // First chunk at 4096, its records after the 512-byte chunk header; each record
+    // starts with magic 2a2a0000 and its u32 size. Overwrite the start of the third
+    // record's BinXML body (after the 24-byte record header) with an invalid token.
+    let mut offset = 4096 + 512;
+    for _ in 0..2 {
+        assert_eq!(&bytes[offset..offset + 4], b"\x2a\x2a\0\0");
+        let size = u32::from_le_bytes(bytes[offset + 4..offset + 8].try_into().unwrap());
+        offset += size as usize;
+    }
+    let record_id = u64::from_le_bytes(bytes[offset + 8..offset + 16].try_into().unwrap());
+    bytes[offset + 24..offset + 40].fill(0xAB);
+
+    let tmp = common::TempDir::new("evtxbad");
+    let path = tmp.path().join("damaged.evtx");
+    fs::write(&path, &bytes).unwrap();
+    let damaged = InputFile {
+        size: bytes.len() as u64,
+        path,
+        kind: InputKind::Evtx,
+    };
+    let (recs, bad, stats) = read_all(&damaged, &ReadOptions::default());
+    let stats = stats.unwrap();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].position, record_id);
+    assert!(bad[0].reason.contains("record"), "{}", bad[0].reason);
+    assert_eq!(recs.len(), clean_recs.len() - 1);
+    assert_eq!(stats.bad, 1);
+    assert!(recs.iter().any(|(pos, _)| *pos > record_id));
+    say(&format!(
+        "damaged EVTX record reported as: {}",
+        bad[0].reason
+    ));
+}
