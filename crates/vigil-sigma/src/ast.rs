@@ -283,7 +283,9 @@ pub struct CorrelationCondition {
 
 impl CorrelationCondition {
     pub fn holds(&self, value: f64) -> bool {
-        self.comparisons.iter().all(|(op, limit)| op.holds(value, *limit))
+        self.comparisons
+            .iter()
+            .all(|(op, limit)| op.holds(value, *limit))
     }
 }
 

@@ -11,10 +11,10 @@
 //!   channel / event id (Windows) or declared logsource.
 
 use crate::ast::*;
+use crate::document::{FieldId, FieldTable};
 use crate::error::RuleError;
 use crate::pipeline::PipelineSet;
 use crate::value::{compile_item, ItemSpec, Part, Pattern, Position, TimePart, ValueMatcher};
-use crate::document::{FieldId, FieldTable};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use indexmap::IndexMap;
 use ipnet::IpNet;
@@ -42,19 +42,37 @@ pub(crate) enum Expr {
 #[derive(Debug, Clone)]
 pub(crate) enum Atom {
     /// A lower-cased literal at a position, found by the field's automaton.
-    Pattern { pid: PatternId, position: Position },
+    Pattern {
+        pid: PatternId,
+        position: Position,
+    },
     /// The value is the empty string.
     Empty,
     /// Any scalar value (the pattern `*`).
     AnyValue,
-    /// A wildcard pattern or a cased literal, checked with a regex on the original text.
-    Regex(u32),
-    Cmp { op: CmpOp, value: f64 },
+    /// A wildcard pattern, a cased literal or a `re` value, checked with a regex on the
+    /// original text. `literal` is a lower-cased text every match contains, if known.
+    Regex {
+        id: u32,
+        literal: Option<Box<str>>,
+    },
+    Cmp {
+        op: CmpOp,
+        value: f64,
+    },
     Cidr(IpNet),
     Exists(bool),
     Null,
-    FieldRef { field: FieldId, position: Position, cased: bool },
-    Time { part: TimePart, op: CmpOp, value: f64 },
+    FieldRef {
+        field: FieldId,
+        position: Position,
+        cased: bool,
+    },
+    Time {
+        part: TimePart,
+        op: CmpOp,
+        value: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +84,9 @@ pub(crate) struct Item {
     pub negate: bool,
     /// For keyword items, parallel to `values`: lower-cased literals to find anywhere
     /// (None when the alternative needs its regex).
-    pub keyword_literals: Box<[Box<[Option<Box<str>>]>]>,
+    /// The second element indexes the keyword prefilter automaton when the literal can
+    /// be looked for in the raw JSON text (no characters JSON would escape).
+    pub keyword_literals: Box<[Box<[Option<(Box<str>, Option<u32>)>]>]>,
 }
 
 /// How a rule is routed.
@@ -189,6 +209,9 @@ pub struct RuleSet {
     /// Correlation → (outer correlation, input position) pairs fed by its hits.
     pub(crate) correlation_feeds: Vec<Vec<(u32, u32)>>,
     pub(crate) has_keyword_items: bool,
+    /// Keyword literals looked for in the raw JSON before keyword items are evaluated.
+    pub(crate) keyword_prefilter: Option<AhoCorasick>,
+    pub(crate) keyword_prefilter_len: usize,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -234,9 +257,17 @@ impl RuleSet {
         self.rules.iter().filter(|r| !r.has_trigger).count()
     }
 
+    /// The rules counted by [`RuleSet::untriggered_rules`], for diagnostics.
+    pub fn untriggered(&self) -> impl Iterator<Item = &CompiledRule> {
+        self.rules.iter().filter(|r| !r.has_trigger)
+    }
+
     /// Compiles documents with the given pipelines. Documents that fail are returned as
     /// errors; the rest are compiled.
-    pub fn compile(documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>, pipelines: &PipelineSet) -> Compiled {
+    pub fn compile(
+        documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>,
+        pipelines: &PipelineSet,
+    ) -> Compiled {
         Builder::new(pipelines).build(documents)
     }
 }
@@ -257,6 +288,7 @@ struct Builder<'p> {
     errors: Vec<LoadError>,
     warnings: Vec<LoadWarning>,
     has_keyword_items: bool,
+    keyword_prefilter: Vec<Box<str>>,
 }
 
 impl<'p> Builder<'p> {
@@ -274,13 +306,19 @@ impl<'p> Builder<'p> {
             errors: Vec::new(),
             warnings: Vec::new(),
             has_keyword_items: false,
+            keyword_prefilter: Vec::new(),
         }
     }
 
     fn build(mut self, documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>) -> Compiled {
         let channel_field = self.table.intern("Channel");
         let event_id_field = self.table.intern("EventID");
-        let timestamp_fields = self.pipelines.timestamp_fields().iter().map(|f| self.table.intern(f)).collect();
+        let timestamp_fields = self
+            .pipelines
+            .timestamp_fields()
+            .iter()
+            .map(|f| self.table.intern(f))
+            .collect();
 
         let mut rules_in = Vec::new();
         let mut correlations_in = Vec::new();
@@ -330,7 +368,8 @@ impl<'p> Builder<'p> {
             }
         }
 
-        let (correlations, rule_feeds, correlation_feeds) = self.compile_correlations(correlations_in, &mut rules);
+        let (correlations, rule_feeds, correlation_feeds) =
+            self.compile_correlations(correlations_in, &mut rules);
 
         // Automata, one per field.
         let mut automata: Vec<Option<(AhoCorasick, Box<[PatternId]>)>> = Vec::new();
@@ -374,18 +413,33 @@ impl<'p> Builder<'p> {
                 rule_feeds,
                 correlation_feeds,
                 has_keyword_items: self.has_keyword_items,
+                keyword_prefilter: (!self.keyword_prefilter.is_empty()).then(|| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
+                        .build(self.keyword_prefilter.iter().map(|l| l.as_bytes()))
+                        .expect("automaton over keyword literals builds")
+                }),
+                keyword_prefilter_len: self.keyword_prefilter.len(),
             },
             errors: self.errors,
             warnings: self.warnings,
         }
     }
 
-    fn compile_rule(&mut self, mut rule: Rule) -> Result<(CompiledRule, Option<Vec<PatternId>>), RuleError> {
+    fn compile_rule(
+        &mut self,
+        mut rule: Rule,
+    ) -> Result<(CompiledRule, Option<Vec<PatternId>>), RuleError> {
         // Pipeline conditions are extra searches ANDed onto the condition.
         let extra: Vec<_> = self
             .pipelines
             .add_conditions()
-            .filter(|c| c.logsource.as_ref().is_none_or(|l| l.covers(&rule.logsource)))
+            .filter(|c| {
+                c.logsource
+                    .as_ref()
+                    .is_none_or(|l| l.covers(&rule.logsource))
+            })
             .cloned()
             .collect();
         for (n, cond) in extra.into_iter().enumerate() {
@@ -393,9 +447,15 @@ impl<'p> Builder<'p> {
             let items = cond
                 .conditions
                 .into_iter()
-                .map(|(field, value)| FieldItem { field: Some(field), modifiers: Vec::new(), values: vec![value] })
+                .map(|(field, value)| FieldItem {
+                    field: Some(field),
+                    modifiers: Vec::new(),
+                    values: vec![value],
+                })
                 .collect();
-            rule.detection.searches.insert(name.clone(), Search::Maps(vec![items]));
+            rule.detection
+                .searches
+                .insert(name.clone(), Search::Maps(vec![items]));
             rule.detection.conditions = vec![Condition::And(vec![
                 Condition::Or(std::mem::take(&mut rule.detection.conditions)),
                 Condition::Search(name),
@@ -413,10 +473,14 @@ impl<'p> Builder<'p> {
             for condition in &rule.detection.conditions {
                 alternatives.push(resolve_condition(condition, &searches)?);
             }
-            Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
+            Ok(if alternatives.len() == 1 {
+                alternatives.pop().unwrap()
+            } else {
+                Expr::Or(alternatives.into())
+            })
         })();
         let expr = match compiled {
-            Ok(e) => simplify(e),
+            Ok(e) => self.order_by_cost(simplify(e)).0,
             Err(e) => {
                 // Items of a rejected rule stay allocated but unreferenced; cheap, and
                 // keeps item indices stable.
@@ -425,7 +489,9 @@ impl<'p> Builder<'p> {
             }
         };
         let route = self.route(&rule.meta, &logsource);
-        let trigger = self.trigger(&expr).filter(|t| !t.is_empty() || matches!(expr, Expr::Const(false)));
+        let trigger = self
+            .trigger(&expr)
+            .filter(|t| !t.is_empty() || matches!(expr, Expr::Const(false)));
         Ok((
             CompiledRule {
                 meta: rule.meta,
@@ -440,11 +506,18 @@ impl<'p> Builder<'p> {
     }
 
     fn route(&mut self, meta: &RuleMeta, logsource: &LogSource) -> Route {
-        let mut route = Route { declared: logsource.clone(), ..Default::default() };
+        let mut route = Route {
+            declared: logsource.clone(),
+            ..Default::default()
+        };
         let is_windows = logsource.product.as_deref() == Some("windows");
         match self.pipelines.windows_route(logsource) {
             Some(r) if is_windows || logsource.product.is_none() => {
-                route.windows = r.windows.iter().map(|w| (w.channel.clone().into_boxed_str(), w.event_ids.clone())).collect();
+                route.windows = r
+                    .windows
+                    .iter()
+                    .map(|w| (w.channel.clone().into_boxed_str(), w.event_ids.clone()))
+                    .collect();
             }
             _ if is_windows => {
                 route.windows_any = true;
@@ -461,7 +534,11 @@ impl<'p> Builder<'p> {
         route
     }
 
-    fn compile_search(&mut self, logsource: &LogSource, search: &Search) -> Result<Expr, RuleError> {
+    fn compile_search(
+        &mut self,
+        logsource: &LogSource,
+        search: &Search,
+    ) -> Result<Expr, RuleError> {
         match search {
             Search::Keywords(item) => self.compile_item(logsource, item),
             Search::Maps(maps) => {
@@ -496,7 +573,11 @@ impl<'p> Builder<'p> {
                     let compiled = self.build_item(Some(id), &spec)?;
                     alternatives.push(Expr::Item(self.push_item(compiled)));
                 }
-                Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
+                Ok(if alternatives.len() == 1 {
+                    alternatives.pop().unwrap()
+                } else {
+                    Expr::Or(alternatives.into())
+                })
             }
         }
     }
@@ -504,7 +585,8 @@ impl<'p> Builder<'p> {
     fn intern_field(&mut self, name: &str) -> FieldId {
         let id = self.table.intern(name);
         if self.patterns_by_field.len() <= id as usize {
-            self.patterns_by_field.resize_with(id as usize + 1, Vec::new);
+            self.patterns_by_field
+                .resize_with(id as usize + 1, Vec::new);
         }
         id
     }
@@ -540,7 +622,17 @@ impl<'p> Builder<'p> {
             let mut literals = Vec::new();
             for m in alternatives {
                 if field.is_none() {
-                    literals.push(keyword_literal(m));
+                    let literal = keyword_literal(m).map(|lit| {
+                        // Looked for as JSON encodes it: `\` and `"` are always escaped.
+                        // `/` may be written `\/` and controls as `\u…`: no prefilter.
+                        let prefilter =
+                            (!lit.chars().any(|c| c == '/' || c.is_control())).then(|| {
+                                let escaped = lit.replace('\\', "\\\\").replace('"', "\\\"");
+                                self.keyword_prefilter_id(&escaped)
+                            });
+                        (lit, prefilter)
+                    });
+                    literals.push(literal);
                 }
                 atoms.push(self.atom(field, m)?);
             }
@@ -556,8 +648,16 @@ impl<'p> Builder<'p> {
         })
     }
 
+    fn keyword_prefilter_id(&mut self, literal: &str) -> u32 {
+        if let Some(i) = self.keyword_prefilter.iter().position(|l| **l == *literal) {
+            return i as u32;
+        }
+        self.keyword_prefilter.push(literal.into());
+        (self.keyword_prefilter.len() - 1) as u32
+    }
+
     fn pattern(&mut self, field: FieldId, literal: &str) -> PatternId {
-        let key = (field, literal.to_lowercase().into_boxed_str());
+        let key = (field, literal.to_ascii_lowercase().into_boxed_str());
         if let Some(id) = self.pattern_ids.get(&key) {
             return *id;
         }
@@ -576,7 +676,10 @@ impl<'p> Builder<'p> {
         let re = regex::RegexBuilder::new(&source)
             .size_limit(crate::value::REGEX_SIZE_LIMIT)
             .build()
-            .map_err(|e| RuleError::Regex { pattern: source.clone(), reason: e.to_string() })?;
+            .map_err(|e| RuleError::Regex {
+                pattern: source.clone(),
+                reason: e.to_string(),
+            })?;
         let id = self.regexes.len() as u32;
         self.regexes.push(re);
         self.regex_ids.insert(source, id);
@@ -586,21 +689,43 @@ impl<'p> Builder<'p> {
     fn atom(&mut self, field: Option<FieldId>, m: &ValueMatcher) -> Result<Atom, RuleError> {
         Ok(match m {
             ValueMatcher::Str { pattern, cased } => self.string_atom(field, pattern, *cased)?,
-            ValueMatcher::Regex(source) => Atom::Regex(self.regex(source.clone())?),
-            ValueMatcher::Cmp { op, value } => Atom::Cmp { op: *op, value: *value },
+            ValueMatcher::Regex(source) => Atom::Regex {
+                id: self.regex(source.clone())?,
+                // The trigger automaton ignores case, so a literal of the case-sensitive
+                // reading of the regex is required under either reading.
+                literal: required_literal(source.strip_prefix("(?i)").unwrap_or(source))
+                    .map(Into::into),
+            },
+            ValueMatcher::Cmp { op, value } => Atom::Cmp {
+                op: *op,
+                value: *value,
+            },
             ValueMatcher::Cidr(net) => Atom::Cidr(*net),
             ValueMatcher::Exists(b) => Atom::Exists(*b),
             ValueMatcher::Null => Atom::Null,
-            ValueMatcher::FieldRef { field: other, position, cased } => Atom::FieldRef {
+            ValueMatcher::FieldRef {
+                field: other,
+                position,
+                cased,
+            } => Atom::FieldRef {
                 field: self.intern_field(other),
                 position: *position,
                 cased: *cased,
             },
-            ValueMatcher::Time { part, op, value } => Atom::Time { part: *part, op: *op, value: *value },
+            ValueMatcher::Time { part, op, value } => Atom::Time {
+                part: *part,
+                op: *op,
+                value: *value,
+            },
         })
     }
 
-    fn string_atom(&mut self, field: Option<FieldId>, pattern: &Pattern, cased: bool) -> Result<Atom, RuleError> {
+    fn string_atom(
+        &mut self,
+        field: Option<FieldId>,
+        pattern: &Pattern,
+        cased: bool,
+    ) -> Result<Atom, RuleError> {
         let parts = pattern.0.as_slice();
         if parts.is_empty() {
             return Ok(Atom::Empty);
@@ -618,15 +743,110 @@ impl<'p> Builder<'p> {
         match (shape, field, cased) {
             // Case folding by `to_lowercase` keeps positions meaningful only when the
             // literal's folding is one-to-one; non-ASCII literals go through a regex.
-            (Some((literal, position)), Some(field), false) if literal.is_ascii() => {
-                Ok(Atom::Pattern { pid: self.pattern(field, literal), position })
+            (Some((literal, position)), Some(field), false) if folds_like_ascii(literal) => {
+                Ok(Atom::Pattern {
+                    pid: self.pattern(field, literal),
+                    position,
+                })
             }
             _ => {
-                let body = pattern.to_regex_body();
-                let source = if cased { format!("^{body}$") } else { format!("(?i)^{body}$") };
-                Ok(Atom::Regex(self.regex(source)?))
+                // Leading / trailing stars become unanchored ends, which lets the regex
+                // engine use its literal prefilters instead of scanning `.*`.
+                let mut parts = parts;
+                let anchored_start = parts.first() != Some(&Part::Star);
+                let anchored_end = parts.last() != Some(&Part::Star);
+                if !anchored_start {
+                    parts = &parts[1..];
+                }
+                if !anchored_end {
+                    parts = &parts[..parts.len() - 1];
+                }
+                let body = Pattern(parts.to_vec()).to_regex_body();
+                let source = format!(
+                    "{}{}{body}{}",
+                    if cased { "" } else { "(?i)" },
+                    if anchored_start { "^" } else { "" },
+                    if anchored_end { "$" } else { "" }
+                );
+                let literal = parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::Lit(s) if s.is_ascii() => Some(s.to_ascii_lowercase()),
+                        _ => None,
+                    })
+                    .max_by_key(String::len)
+                    .map(Into::into);
+                Ok(Atom::Regex {
+                    id: self.regex(source)?,
+                    literal,
+                })
             }
         }
+    }
+
+    /// Sorts the children of and / or nodes cheapest first, so short-circuiting skips
+    /// the expensive checks (regexes, keyword searches) whenever a cheap one decides.
+    fn order_by_cost(&self, expr: Expr) -> (Expr, u32) {
+        self.order_inner(expr)
+    }
+
+    fn order_inner(&self, expr: Expr) -> (Expr, u32) {
+        match expr {
+            Expr::And(parts) => {
+                let (parts, cost) = self.order_children(parts);
+                (Expr::And(parts), cost)
+            }
+            Expr::Or(parts) => {
+                let (parts, cost) = self.order_children(parts);
+                (Expr::Or(parts), cost)
+            }
+            Expr::AtLeast(n, parts) => {
+                let (parts, cost) = self.order_children(parts);
+                (Expr::AtLeast(n, parts), cost)
+            }
+            Expr::Not(inner) => {
+                let (inner, cost) = self.order_inner(*inner);
+                (Expr::Not(Box::new(inner)), cost)
+            }
+            Expr::Item(i) => (Expr::Item(i), self.item_cost(&self.items[i as usize])),
+            Expr::Const(b) => (Expr::Const(b), 0),
+        }
+    }
+
+    fn order_children(&self, parts: Box<[Expr]>) -> (Box<[Expr]>, u32) {
+        let mut costed: Vec<(Expr, u32)> = parts
+            .into_vec()
+            .into_iter()
+            .map(|p| self.order_inner(p))
+            .collect();
+        costed.sort_by_key(|(_, c)| *c);
+        let total = costed
+            .iter()
+            .map(|(_, c)| *c)
+            .fold(0u32, u32::saturating_add);
+        (costed.into_iter().map(|(e, _)| e).collect(), total)
+    }
+
+    fn item_cost(&self, item: &Item) -> u32 {
+        if item.field.is_none() {
+            return 1000;
+        }
+        item.values
+            .iter()
+            .flat_map(|v| v.iter())
+            .map(|a| match a {
+                Atom::Pattern { .. }
+                | Atom::Empty
+                | Atom::AnyValue
+                | Atom::Exists(_)
+                | Atom::Null => 1,
+                Atom::Cmp { .. } => 2,
+                Atom::Cidr(_) => 5,
+                Atom::FieldRef { .. } => 20,
+                Atom::Time { .. } => 30,
+                Atom::Regex { .. } => 50,
+            })
+            .fold(0u32, u32::saturating_add)
     }
 
     // ---- triggers ----
@@ -650,7 +870,10 @@ impl<'p> Builder<'p> {
                 let mut best: Option<Vec<PatternId>> = None;
                 for p in parts.iter() {
                     if let Some(t) = self.trigger(p) {
-                        if best.as_ref().is_none_or(|b| self.selectivity(&t) > self.selectivity(b)) {
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| self.selectivity(&t) > self.selectivity(b))
+                        {
                             best = Some(t);
                         }
                     }
@@ -669,7 +892,9 @@ impl<'p> Builder<'p> {
             .iter()
             .map(|p| {
                 let field = self.pattern_field[*p as usize];
-                if self.table.name(field).eq_ignore_ascii_case("EventID") || self.table.name(field).eq_ignore_ascii_case("Channel") {
+                if self.table.name(field).eq_ignore_ascii_case("EventID")
+                    || self.table.name(field).eq_ignore_ascii_case("Channel")
+                {
                     0
                 } else {
                     self.pattern_len[*p as usize]
@@ -692,10 +917,9 @@ impl<'p> Builder<'p> {
             for atom in atoms.iter() {
                 match atom {
                     Atom::Pattern { pid, .. } => pids.push(*pid),
-                    Atom::Regex(r) => {
-                        // A literal every match of the regex contains can trigger it.
-                        let source = self.regexes[*r as usize].as_str().to_string();
-                        let literal = required_literal(&source)?;
+                    Atom::Regex { literal, .. } => {
+                        // A literal every match contains can trigger it.
+                        let literal = literal.clone()?;
                         pids.push(self.pattern(field, &literal));
                     }
                     _ => return None,
@@ -721,7 +945,11 @@ impl<'p> Builder<'p> {
         &mut self,
         input: Vec<(Option<PathBuf>, usize, CorrelationRule)>,
         rules: &mut [CompiledRule],
-    ) -> (Vec<CompiledCorrelation>, Vec<Vec<(u32, u32)>>, Vec<Vec<(u32, u32)>>) {
+    ) -> (
+        Vec<CompiledCorrelation>,
+        Vec<Vec<(u32, u32)>>,
+        Vec<Vec<(u32, u32)>>,
+    ) {
         let mut rule_by_ref: FxHashMap<String, RuleIdx> = FxHashMap::default();
         for (i, r) in rules.iter().enumerate() {
             if let Some(id) = &r.meta.id {
@@ -763,9 +991,14 @@ impl<'p> Builder<'p> {
             for i in 0..sources.len() {
                 let bad = match &sources[i] {
                     Ok(s) => s.iter().find_map(|src| match src {
-                        InputSource::Correlation(j) if *j as usize == i => Some("references itself".to_string()),
+                        InputSource::Correlation(j) if *j as usize == i => {
+                            Some("references itself".to_string())
+                        }
                         InputSource::Correlation(j) if sources[*j as usize].is_err() => {
-                            Some(format!("references rejected correlation `{}`", input[*j as usize].2.meta.title))
+                            Some(format!(
+                                "references rejected correlation `{}`",
+                                input[*j as usize].2.meta.title
+                            ))
                         }
                         _ => None,
                     }),
@@ -782,7 +1015,9 @@ impl<'p> Builder<'p> {
         }
         if let Some(cycle) = find_cycle(&sources) {
             for i in cycle {
-                sources[i] = Err(RuleError::Correlation("correlation chain forms a cycle".into()));
+                sources[i] = Err(RuleError::Correlation(
+                    "correlation chain forms a cycle".into(),
+                ));
             }
         }
 
@@ -792,11 +1027,15 @@ impl<'p> Builder<'p> {
         // can be translated.
         for (i, s) in sources.iter().enumerate() {
             if s.is_ok() {
-                index_map[i] = Some(out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32 - out.len() as u32);
+                index_map[i] = Some(
+                    out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32
+                        - out.len() as u32,
+                );
             }
         }
         let mut rule_feeds = vec![Vec::new(); rules.len()];
-        let mut correlation_feeds = vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
+        let mut correlation_feeds =
+            vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
         let mut referenced_rules: FxHashMap<RuleIdx, bool> = FxHashMap::default();
         let mut referenced_correlations = vec![false; correlation_feeds.len()];
         for (i, ((path, doc_index, c), s)) in input.iter().zip(sources).enumerate() {
@@ -819,7 +1058,9 @@ impl<'p> Builder<'p> {
                 let rule_ref = &c.rules[pos];
                 let src = match src {
                     InputSource::Rule(r) => InputSource::Rule(*r),
-                    InputSource::Correlation(j) => InputSource::Correlation(index_map[*j as usize].expect("accepted")),
+                    InputSource::Correlation(j) => {
+                        InputSource::Correlation(index_map[*j as usize].expect("accepted"))
+                    }
                 };
                 // Field of a group-by name for this input: an alias entry for this rule
                 // (by name or id), else the name itself.
@@ -830,7 +1071,10 @@ impl<'p> Builder<'p> {
                             per_rule.get(rule_ref).or_else(|| match src {
                                 InputSource::Rule(r) => {
                                     let m = &rules[r as usize].meta;
-                                    m.name.as_ref().and_then(|n| per_rule.get(n)).or_else(|| m.id.as_ref().and_then(|id| per_rule.get(id)))
+                                    m.name
+                                        .as_ref()
+                                        .and_then(|n| per_rule.get(n))
+                                        .or_else(|| m.id.as_ref().and_then(|id| per_rule.get(id)))
                                 }
                                 _ => None,
                             })
@@ -839,7 +1083,11 @@ impl<'p> Builder<'p> {
                         .unwrap_or_else(|| name.to_string())
                 };
                 let group = match src {
-                    InputSource::Rule(_) => c.group_by.iter().map(|g| GroupSource::Field(self.intern_field(&field_for(g)))).collect(),
+                    InputSource::Rule(_) => c
+                        .group_by
+                        .iter()
+                        .map(|g| GroupSource::Field(self.intern_field(&field_for(g))))
+                        .collect(),
                     InputSource::Correlation(_) => {
                         let inner = &input[match srcs[pos] {
                             InputSource::Correlation(j) => j as usize,
@@ -863,7 +1111,12 @@ impl<'p> Builder<'p> {
                 let value_fields = c
                     .condition
                     .as_ref()
-                    .map(|cond| cond.fields.iter().map(|f| self.intern_field(&field_for(f))).collect())
+                    .map(|cond| {
+                        cond.fields
+                            .iter()
+                            .map(|f| self.intern_field(&field_for(f)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 match src {
                     InputSource::Rule(r) => {
@@ -876,7 +1129,11 @@ impl<'p> Builder<'p> {
                         referenced_correlations[j as usize] = true;
                     }
                 }
-                inputs.push(CorrelationInput { source: src, group, value_fields });
+                inputs.push(CorrelationInput {
+                    source: src,
+                    group,
+                    value_fields,
+                });
             }
             out.push(CompiledCorrelation {
                 meta: c.meta.clone(),
@@ -930,10 +1187,24 @@ fn find_cycle(sources: &[Result<Vec<InputSource>, RuleError>]) -> Option<Vec<usi
     (seen < n).then(|| (0..n).filter(|i| indegree[*i] > 0).collect())
 }
 
+/// Whether matching `literal` against an ASCII-lower-cased haystack is exactly
+/// case-insensitive: true when every non-ASCII character is caseless (emoji, symbols,
+/// CJK …), so only ASCII letters have case variants.
+fn folds_like_ascii(literal: &str) -> bool {
+    literal.chars().all(|c| {
+        c.is_ascii()
+            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+    })
+}
+
 /// Lower-cased literal for a keyword value, when it is a plain "contains".
 fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
+    // Keyword values are implicitly "contains" (see value.rs).
     match m {
-        ValueMatcher::Str { pattern, cased: false } => match pattern.0.as_slice() {
+        ValueMatcher::Str {
+            pattern,
+            cased: false,
+        } => match pattern.0.as_slice() {
             [Part::Star, Part::Lit(s), Part::Star] if s.is_ascii() => Some(s.to_lowercase().into()),
             _ => None,
         },
@@ -945,14 +1216,18 @@ fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
 /// has one of useful length.
 fn required_literal(source: &str) -> Option<String> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new().build().parse(source).ok()?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(source)
+        .ok()?;
     let mut extractor = Extractor::new();
     extractor.kind(ExtractKind::Prefix);
     // A required inner literal: look for the longest concatenated literal in the HIR.
     let mut best: Option<String> = None;
     collect_required(&hir, &mut best);
     let _ = extractor;
-    best.filter(|b| b.len() >= 3 && b.is_ascii()).map(|b| b.to_lowercase())
+    best.filter(|b| b.len() >= 3 && b.is_ascii())
+        .map(|b| b.to_lowercase())
 }
 
 fn collect_required(hir: &regex_syntax::hir::Hir, best: &mut Option<String>) {
@@ -997,12 +1272,28 @@ fn consider(best: &mut Option<String>, candidate: &str) {
 }
 
 /// Resolves a condition over search identifiers into an expression over items.
-fn resolve_condition(condition: &Condition, searches: &IndexMap<String, Expr>) -> Result<Expr, RuleError> {
+fn resolve_condition(
+    condition: &Condition,
+    searches: &IndexMap<String, Expr>,
+) -> Result<Expr, RuleError> {
     Ok(match condition {
-        Condition::And(parts) => Expr::And(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?),
-        Condition::Or(parts) => Expr::Or(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?),
+        Condition::And(parts) => Expr::And(
+            parts
+                .iter()
+                .map(|p| resolve_condition(p, searches))
+                .collect::<Result<_, _>>()?,
+        ),
+        Condition::Or(parts) => Expr::Or(
+            parts
+                .iter()
+                .map(|p| resolve_condition(p, searches))
+                .collect::<Result<_, _>>()?,
+        ),
         Condition::Not(inner) => Expr::Not(Box::new(resolve_condition(inner, searches)?)),
-        Condition::Search(name) => searches.get(name).cloned().ok_or_else(|| RuleError::UndefinedSearch(name.clone()))?,
+        Condition::Search(name) => searches
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RuleError::UndefinedSearch(name.clone()))?,
         Condition::Of(quantifier, target) => {
             let selected: Vec<Expr> = match target {
                 OfTarget::Them => searches
@@ -1086,7 +1377,9 @@ fn simplify(expr: Expr) -> Expr {
             Expr::Not(x) => *x,
             other => Expr::Not(Box::new(other)),
         },
-        Expr::AtLeast(n, parts) => Expr::AtLeast(n, parts.into_vec().into_iter().map(simplify).collect()),
+        Expr::AtLeast(n, parts) => {
+            Expr::AtLeast(n, parts.into_vec().into_iter().map(simplify).collect())
+        }
         other => other,
     }
 }
@@ -1100,7 +1393,8 @@ fn filter_targets(filter: &FilterRule, rule: &Rule) -> bool {
     match &filter.targets {
         FilterTargets::Any => true,
         FilterTargets::Rules(refs) => refs.iter().any(|r| {
-            rule.meta.id.as_deref() == Some(r.as_str()) || rule.meta.name.as_deref() == Some(r.as_str())
+            rule.meta.id.as_deref() == Some(r.as_str())
+                || rule.meta.name.as_deref() == Some(r.as_str())
         }),
     }
 }
@@ -1111,15 +1405,21 @@ fn apply_filter(filter: &FilterRule, rule: &mut Rule) {
     let prefix = format!("_filter_{}_", rule.detection.searches.len());
     let names: Vec<String> = filter.detection.searches.keys().cloned().collect();
     for (name, search) in &filter.detection.searches {
-        rule.detection.searches.insert(format!("{prefix}{name}"), search.clone());
+        rule.detection
+            .searches
+            .insert(format!("{prefix}{name}"), search.clone());
     }
     fn rename(c: &Condition, prefix: &str, names: &[String]) -> Condition {
         match c {
-            Condition::And(p) => Condition::And(p.iter().map(|x| rename(x, prefix, names)).collect()),
+            Condition::And(p) => {
+                Condition::And(p.iter().map(|x| rename(x, prefix, names)).collect())
+            }
             Condition::Or(p) => Condition::Or(p.iter().map(|x| rename(x, prefix, names)).collect()),
             Condition::Not(x) => Condition::Not(Box::new(rename(x, prefix, names))),
             Condition::Search(n) => Condition::Search(format!("{prefix}{n}")),
-            Condition::Of(q, OfTarget::Pattern(p)) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}{p}"))),
+            Condition::Of(q, OfTarget::Pattern(p)) => {
+                Condition::Of(*q, OfTarget::Pattern(format!("{prefix}{p}")))
+            }
             Condition::Of(q, OfTarget::Them) => {
                 let all: Vec<Condition> = names
                     .iter()
@@ -1129,12 +1429,21 @@ fn apply_filter(filter: &FilterRule, rule: &mut Rule) {
                 match q {
                     Quantifier::All => Condition::And(all),
                     Quantifier::AtLeast(1) => Condition::Or(all),
-                    Quantifier::AtLeast(_) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}*"))),
+                    Quantifier::AtLeast(_) => {
+                        Condition::Of(*q, OfTarget::Pattern(format!("{prefix}*")))
+                    }
                 }
             }
         }
     }
-    let filter_condition = Condition::Or(filter.detection.conditions.iter().map(|c| rename(c, &prefix, &names)).collect());
+    let filter_condition = Condition::Or(
+        filter
+            .detection
+            .conditions
+            .iter()
+            .map(|c| rename(c, &prefix, &names))
+            .collect(),
+    );
     let original = Condition::Or(std::mem::take(&mut rule.detection.conditions));
     rule.detection.conditions = vec![Condition::And(vec![original, filter_condition])];
 }
@@ -1157,6 +1466,9 @@ mod tests {
         assert_eq!(required_literal(r"foo\d+barbaz").as_deref(), Some("barbaz"));
         assert_eq!(required_literal(r"(abc|def)"), None);
         assert_eq!(required_literal(r"x+"), None);
-        assert_eq!(required_literal(r"^C:\\Windows\\.*\.exe$").as_deref(), Some("c:\\windows\\"));
+        assert_eq!(
+            required_literal(r"^C:\\Windows\\.*\.exe$").as_deref(),
+            Some("c:\\windows\\")
+        );
     }
 }

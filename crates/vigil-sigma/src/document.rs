@@ -157,8 +157,17 @@ impl Document {
         }
         self.path.clear();
         let mut de = serde_json::Deserializer::from_str(json);
-        let walker = Walker { table, doc: self, depth: 0 };
-        let result = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top }.deserialize(&mut de);
+        let walker = Walker {
+            table,
+            doc: self,
+            depth: 0,
+        };
+        let result = ValueSeed {
+            walker,
+            ids: [None, None],
+            hoist: Hoist::Top,
+        }
+        .deserialize(&mut de);
         result.and_then(|_| de.end())
     }
 
@@ -170,8 +179,17 @@ impl Document {
             self.heads.resize(table.len(), 0);
         }
         self.path.clear();
-        let walker = Walker { table, doc: self, depth: 0 };
-        let _ = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top }.deserialize(value);
+        let walker = Walker {
+            table,
+            doc: self,
+            depth: 0,
+        };
+        let _ = ValueSeed {
+            walker,
+            ids: [None, None],
+            hoist: Hoist::Top,
+        }
+        .deserialize(value);
     }
 
     /// Adds a value programmatically (decoders that build views without JSON text).
@@ -196,7 +214,13 @@ impl Document {
         if *head == 0 {
             self.touched.push(id);
         }
-        self.entries.push(Entry { next: *head, kind, start, end, number });
+        self.entries.push(Entry {
+            next: *head,
+            kind,
+            start,
+            end,
+            number,
+        });
         *head = self.entries.len() as u32;
     }
 
@@ -207,7 +231,10 @@ impl Document {
 
     /// The values of a field (several when it came from an array or from several paths).
     pub fn values(&self, id: FieldId) -> FieldValues<'_> {
-        FieldValues { doc: self, next: self.heads.get(id as usize).copied().unwrap_or(0) }
+        FieldValues {
+            doc: self,
+            next: self.heads.get(id as usize).copied().unwrap_or(0),
+        }
     }
 
     /// The first scalar text of a field.
@@ -235,7 +262,11 @@ impl<'a> Iterator for FieldValues<'a> {
         }
         let e = self.doc.entries[self.next as usize - 1];
         self.next = e.next;
-        Some(FieldValue { kind: e.kind, text: &self.doc.text[e.start as usize..e.end as usize], number: e.number })
+        Some(FieldValue {
+            kind: e.kind,
+            text: &self.doc.text[e.start as usize..e.end as usize],
+            number: e.number,
+        })
     }
 }
 
@@ -278,7 +309,11 @@ struct ValueSeed<'t, 'd> {
 // Re-borrowing helper: seeds consume a Walker by value; nested ones borrow the doc.
 impl<'t> Walker<'t, '_> {
     fn reborrow(&mut self) -> Walker<'t, '_> {
-        Walker { table: self.table, doc: self.doc, depth: self.depth }
+        Walker {
+            table: self.table,
+            doc: self.doc,
+            depth: self.depth,
+        }
     }
 }
 
@@ -313,7 +348,8 @@ impl ValueSeed<'_, '_> {
         match self.hoist {
             Hoist::Off => {
                 let p = &self.walker.doc.path;
-                !self.walker.table.prefixes.is_empty() && self.walker.table.prefixes.contains(p.as_str())
+                !self.walker.table.prefixes.is_empty()
+                    && self.walker.table.prefixes.contains(p.as_str())
             }
             _ => true,
         }
@@ -406,13 +442,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         let base_len = self.walker.doc.path.len();
         let separator = !matches!(self.hoist, Hoist::Top);
         loop {
-            let key_seed = KeySeed { doc: &mut *self.walker.doc, separator };
+            let key_seed = KeySeed {
+                doc: &mut *self.walker.doc,
+                separator,
+            };
             if map.next_key_seed(key_seed)?.is_none() {
                 break;
             }
             let key_start = base_len + separator as usize;
             let (ids, child_hoist) = self.child(key_start);
-            let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist };
+            let seed = ValueSeed {
+                walker: self.walker.reborrow(),
+                ids,
+                hoist: child_hoist,
+            };
             map.next_value_seed(seed)?;
             self.walker.doc.path.truncate(base_len);
         }
@@ -434,16 +477,34 @@ impl ValueSeed<'_, '_> {
             // Top-level objects of flat Windows events (`UserData` wrappers flattened
             // to the top, e.g. `Operation_ClientFailure: {Operation: …}`) name their
             // children like `UserData` does; dotted paths still take precedence.
-            Hoist::Top => (None, if key == "event" { Hoist::Event } else { Hoist::TopChild }),
+            Hoist::Top => (
+                None,
+                if key == "event" {
+                    Hoist::Event
+                } else {
+                    Hoist::TopChild
+                },
+            ),
             Hoist::Event => match key {
                 "system" | "eventdata" => (None, Hoist::Named),
                 "userdata" => (None, Hoist::UserData),
                 _ => (None, Hoist::Off),
             },
             Hoist::UserData => (None, Hoist::Named),
-            Hoist::Named => (Some(key), Hoist::Within { start, end, system: true }),
+            Hoist::Named => (
+                Some(key),
+                Hoist::Within {
+                    start,
+                    end,
+                    system: true,
+                },
+            ),
             Hoist::TopChild => (Some(key), Hoist::Off),
-            Hoist::Within { start: s, end: e, system } => match key {
+            Hoist::Within {
+                start: s,
+                end: e,
+                system,
+            } => match key {
                 "#attributes" => (None, Hoist::Attributes { start: s, end: e }),
                 "#text" => (Some(&path[s as usize..e as usize]), Hoist::Off),
                 _ if system => (None, Hoist::Off),
@@ -458,7 +519,9 @@ impl ValueSeed<'_, '_> {
             }
             Hoist::Off => (None, Hoist::Off),
         };
-        let by_name = flat_name.and_then(|n| table.get_lower(n)).filter(|id| Some(*id) != by_path);
+        let by_name = flat_name
+            .and_then(|n| table.get_lower(n))
+            .filter(|id| Some(*id) != by_path);
         ([by_path, by_name], hoist)
     }
 }
@@ -478,7 +541,12 @@ impl<'de> DeserializeSeed<'de> for ElementSeed<'_, '_> {
             IgnoredAny::deserialize(de).map(|_| ())
         } else {
             // Elements don't re-mark the field as complex; scalars become values.
-            ValueSeed { walker: self.walker, ids: self.ids, hoist: self.hoist }.deserialize(de)
+            ValueSeed {
+                walker: self.walker,
+                ids: self.ids,
+                hoist: self.hoist,
+            }
+            .deserialize(de)
         }
     }
 }
@@ -530,15 +598,27 @@ mod tests {
     }
 
     fn texts(doc: &Document, t: &FieldTable, name: &str) -> Vec<String> {
-        let mut v: Vec<String> = doc.values(t.get(name).unwrap()).filter(|v| v.is_scalar()).map(|v| v.text.to_string()).collect();
+        let mut v: Vec<String> = doc
+            .values(t.get(name).unwrap())
+            .filter(|v| v.is_scalar())
+            .map(|v| v.text.to_string())
+            .collect();
         v.sort();
         v
     }
 
     #[test]
     fn flat_and_nested_windows_shapes_give_the_same_fields() {
-        let t = table(&["Image", "EventID", "Provider_Name", "Channel", "TimeCreated_SystemTime", "Param1"]);
-        let flat = r#"{"Channel":"Security","EventID":4688,"Image":"C:\\x.exe","Provider_Name":"P"}"#;
+        let t = table(&[
+            "Image",
+            "EventID",
+            "Provider_Name",
+            "Channel",
+            "TimeCreated_SystemTime",
+            "Param1",
+        ]);
+        let flat =
+            r#"{"Channel":"Security","EventID":4688,"Image":"C:\\x.exe","Provider_Name":"P"}"#;
         let nested = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"P","Guid":"g"}},"EventID":4688,"Channel":"Security","TimeCreated":{"#attributes":{"SystemTime":"2024-01-01T00:00:00Z"}}},"EventData":{"Image":"C:\\x.exe"}}}"##;
         let mut d = Document::new();
         for json in [flat, nested] {
@@ -548,26 +628,45 @@ mod tests {
             assert_eq!(texts(&d, &t, "Provider_Name"), vec!["P"]);
             assert_eq!(texts(&d, &t, "Channel"), vec!["Security"]);
         }
-        assert_eq!(texts(&d, &t, "TimeCreated_SystemTime"), vec!["2024-01-01T00:00:00Z"]);
-        let userdata = r#"{"Event":{"System":{"EventID":1},"UserData":{"Wrapper":{"Param1":"v"}}}}"#;
+        assert_eq!(
+            texts(&d, &t, "TimeCreated_SystemTime"),
+            vec!["2024-01-01T00:00:00Z"]
+        );
+        let userdata =
+            r#"{"Event":{"System":{"EventID":1},"UserData":{"Wrapper":{"Param1":"v"}}}}"#;
         d.load_json(&t, userdata).unwrap();
         assert_eq!(texts(&d, &t, "Param1"), vec!["v"]);
     }
 
     #[test]
     fn dotted_paths_arrays_and_kinds() {
-        let t = table(&["objectRef.resource", "user.groups", "a.b", "n", "f", "z", "missing", "obj"]);
+        let t = table(&[
+            "objectRef.resource",
+            "user.groups",
+            "a.b",
+            "n",
+            "f",
+            "z",
+            "missing",
+            "obj",
+        ]);
         let json = r#"{"objectRef":{"resource":"pods"},"user":{"groups":["system:masters","x"]},"a":[{"b":1},{"b":2}],"n":null,"f":1.5,"z":false,"obj":{"k":1}}"#;
         let mut d = Document::new();
         d.load_json(&t, json).unwrap();
         assert_eq!(texts(&d, &t, "objectRef.resource"), vec!["pods"]);
         assert_eq!(texts(&d, &t, "user.groups"), vec!["system:masters", "x"]);
         assert_eq!(texts(&d, &t, "a.b"), vec!["1", "2"]);
-        assert_eq!(d.values(t.get("n").unwrap()).next().unwrap().kind, Kind::Null);
+        assert_eq!(
+            d.values(t.get("n").unwrap()).next().unwrap().kind,
+            Kind::Null
+        );
         assert_eq!(texts(&d, &t, "f"), vec!["1.5"]);
         assert_eq!(texts(&d, &t, "z"), vec!["false"]);
         assert!(!d.has(t.get("missing").unwrap()));
-        assert_eq!(d.values(t.get("obj").unwrap()).next().unwrap().kind, Kind::Complex);
+        assert_eq!(
+            d.values(t.get("obj").unwrap()).next().unwrap().kind,
+            Kind::Complex
+        );
         // Reuse clears the previous event.
         d.load_json(&t, r#"{"n":1}"#).unwrap();
         assert!(!d.has(t.get("objectRef.resource").unwrap()));

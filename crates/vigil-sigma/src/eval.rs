@@ -73,6 +73,8 @@ pub struct Evaluator<'r> {
     channel_buf: String,
     lower_buf: String,
     keyword_texts: Option<Vec<String>>,
+    /// Per keyword-prefilter literal: present in the raw event text (computed lazily).
+    keyword_present: Option<Vec<bool>>,
     default_logsource: Option<LogSource>,
     stats: EvalStats,
 }
@@ -92,6 +94,7 @@ impl<'r> Evaluator<'r> {
             channel_buf: String::new(),
             lower_buf: String::new(),
             keyword_texts: None,
+            keyword_present: None,
             default_logsource: None,
             stats: EvalStats::default(),
         }
@@ -136,7 +139,12 @@ impl<'r> Evaluator<'r> {
     /// Evaluates every applicable rule on one JSON event and appends the indices of
     /// the rules that match (emitting or not; see `CompiledRule::emit`) to `out`.
     /// `declared` is the event's logsource when its decoder knows it.
-    pub fn evaluate_json(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) -> Result<(), EvalError> {
+    pub fn evaluate_json(
+        &mut self,
+        json: &str,
+        declared: Option<&LogSource>,
+        out: &mut Vec<RuleIdx>,
+    ) -> Result<(), EvalError> {
         self.stats.events += 1;
         if let Err(e) = self.doc.load_json(&self.set.table, json) {
             self.stats.invalid += 1;
@@ -147,15 +155,26 @@ impl<'r> Evaluator<'r> {
     }
 
     /// As [`Evaluator::evaluate_json`], for an already parsed event.
-    pub fn evaluate_value(&mut self, value: &serde_json::Value, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
+    pub fn evaluate_value(
+        &mut self,
+        value: &serde_json::Value,
+        declared: Option<&LogSource>,
+        out: &mut Vec<RuleIdx>,
+    ) {
         self.stats.events += 1;
         self.doc.load_value(&self.set.table, value);
         let text = value.to_string();
         self.evaluate_loaded(&text, declared, out);
     }
 
-    fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
+    fn evaluate_loaded(
+        &mut self,
+        json: &str,
+        declared: Option<&LogSource>,
+        out: &mut Vec<RuleIdx>,
+    ) {
         self.keyword_texts = None;
+        self.keyword_present = None;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
             return;
@@ -262,19 +281,25 @@ impl<'r> Evaluator<'r> {
         self.channel_buf.clear();
         self.channel_buf.push_str(channel);
         self.channel_buf.make_ascii_lowercase();
-        if let Some(b) = self.windows_buckets.get(self.channel_buf.as_str()).and_then(|m| m.get(&event_id)) {
+        if let Some(b) = self
+            .windows_buckets
+            .get(self.channel_buf.as_str())
+            .and_then(|m| m.get(&event_id))
+        {
             return Some(b.clone());
         }
         let channel = self.channel_buf.clone();
-        let b = Rc::new(build_bucket(set, |rule| {
-            rule.route.windows_any
-                || rule
-                    .route
-                    .windows
-                    .iter()
-                    .any(|(c, ids)| **c == *channel && (ids.is_empty() || ids.contains(&event_id)))
-        }));
-        self.windows_buckets.entry(channel).or_default().insert(event_id, b.clone());
+        let b =
+            Rc::new(build_bucket(set, |rule| {
+                rule.route.windows_any
+                    || rule.route.windows.iter().any(|(c, ids)| {
+                        **c == *channel && (ids.is_empty() || ids.contains(&event_id))
+                    })
+            }));
+        self.windows_buckets
+            .entry(channel)
+            .or_default()
+            .insert(event_id, b.clone());
         Some(b)
     }
 
@@ -309,12 +334,20 @@ impl<'r> Evaluator<'r> {
         };
         if item.negate {
             let present = self.doc.values(field).any(|v| v.is_scalar());
-            return present && !item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)));
+            return present
+                && !item
+                    .values
+                    .iter()
+                    .any(|alts| alts.iter().any(|a| self.atom(field, a)));
         }
         if item.all {
-            item.values.iter().all(|alts| alts.iter().any(|a| self.atom(field, a)))
+            item.values
+                .iter()
+                .all(|alts| alts.iter().any(|a| self.atom(field, a)))
         } else {
-            item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)))
+            item.values
+                .iter()
+                .any(|alts| alts.iter().any(|a| self.atom(field, a)))
         }
     }
 
@@ -322,39 +355,88 @@ impl<'r> Evaluator<'r> {
         let doc = &self.doc;
         let mut values = doc.values(field);
         match atom {
-            Atom::Pattern { pid, position } => self.flags[*pid as usize] & position_bit(*position) != 0,
+            Atom::Pattern { pid, position } => {
+                self.flags[*pid as usize] & position_bit(*position) != 0
+            }
             Atom::Empty => values.any(|v| v.kind == Kind::Str && v.text.is_empty()),
             Atom::AnyValue => values.any(|v| v.is_scalar()),
-            Atom::Regex(r) => {
-                let re = &self.set.regexes[*r as usize];
+            Atom::Regex { id, .. } => {
+                let re = &self.set.regexes[*id as usize];
                 values.any(|v| v.is_scalar() && re.is_match(v.text))
             }
-            Atom::Cmp { op, value } => values.any(|v| v.as_number().is_some_and(|n| op.holds(n, *value))),
-            Atom::Cidr(net) => values.any(|v| v.is_scalar() && v.text.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| net.contains(&ip))),
+            Atom::Cmp { op, value } => {
+                values.any(|v| v.as_number().is_some_and(|n| op.holds(n, *value)))
+            }
+            Atom::Cidr(net) => values.any(|v| {
+                v.is_scalar()
+                    && v.text
+                        .trim()
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| net.contains(&ip))
+            }),
             Atom::Exists(b) => doc.has(field) == *b,
             Atom::Null => values.all(|v| v.kind == Kind::Null),
-            Atom::FieldRef { field: other, position, cased } => values.any(|a| {
-                a.is_scalar() && doc.values(*other).any(|b| b.is_scalar() && relate(a.text, b.text, *position, *cased))
+            Atom::FieldRef {
+                field: other,
+                position,
+                cased,
+            } => values.any(|a| {
+                a.is_scalar()
+                    && doc
+                        .values(*other)
+                        .any(|b| b.is_scalar() && relate(a.text, b.text, *position, *cased))
             }),
-            Atom::Time { part, op, value } => values.any(|v| time_part(&v, *part).is_some_and(|n| op.holds(n, *value))),
+            Atom::Time { part, op, value } => {
+                values.any(|v| time_part(&v, *part).is_some_and(|n| op.holds(n, *value)))
+            }
         }
     }
 
     fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
+        let set = self.set;
+        // Cheap exit: a literal absent from the raw text is absent from every value.
+        if let Some(ac) = &set.keyword_prefilter {
+            let present = self.keyword_present.get_or_insert_with(|| {
+                let mut present = vec![false; set.keyword_prefilter_len];
+                for m in ac.find_overlapping_iter(json) {
+                    present[m.pattern().as_usize()] = true;
+                }
+                present
+            });
+            let possible = |i: usize| {
+                item.keyword_literals[i]
+                    .iter()
+                    .zip(item.values[i].iter())
+                    .any(|(lit, _)| match lit {
+                        Some((_, Some(id))) => present[*id as usize],
+                        _ => true,
+                    })
+            };
+            let possible = if item.all {
+                (0..item.values.len()).all(possible)
+            } else {
+                (0..item.values.len()).any(possible)
+            };
+            if !possible {
+                return false;
+            }
+        }
         if self.keyword_texts.is_none() {
             self.keyword_texts = Some(collect_texts(json));
         }
         let texts = self.keyword_texts.as_deref().unwrap_or_default();
-        let set = self.set;
         let value_matches = |i: usize| -> bool {
-            item.values[i].iter().zip(item.keyword_literals[i].iter()).any(|(atom, literal)| match (literal, atom) {
-                (Some(lit), _) => texts.iter().any(|t| contains_ascii_ci(t, lit)),
-                (None, Atom::Regex(r)) => {
-                    let re = &set.regexes[*r as usize];
-                    texts.iter().any(|t| re.is_match(t))
-                }
-                _ => false,
-            })
+            item.values[i]
+                .iter()
+                .zip(item.keyword_literals[i].iter())
+                .any(|(atom, literal)| match (literal, atom) {
+                    (Some((lit, _)), _) => texts.iter().any(|t| contains_ascii_ci(t, lit)),
+                    (None, Atom::Regex { id, .. }) => {
+                        let re = &set.regexes[*id as usize];
+                        texts.iter().any(|t| re.is_match(t))
+                    }
+                    _ => false,
+                })
         };
         if item.all {
             (0..item.values.len()).all(value_matches)
@@ -377,7 +459,11 @@ fn build_bucket(set: &RuleSet, applies: impl Fn(&crate::compile::CompiledRule) -
             }
         }
     }
-    Bucket { members, untriggered, is_empty: !any }
+    Bucket {
+        members,
+        untriggered,
+        is_empty: !any,
+    }
 }
 
 /// Every scalar value of the event as text: what keyword searches look through.
@@ -408,11 +494,16 @@ fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
     if n.len() > h.len() {
         return false;
     }
-    h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    h.windows(n.len())
+        .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 fn relate(a: &str, b: &str, position: Position, cased: bool) -> bool {
-    let (a, b) = if cased { (a.to_string(), b.to_string()) } else { (a.to_lowercase(), b.to_lowercase()) };
+    let (a, b) = if cased {
+        (a.to_string(), b.to_string())
+    } else {
+        (a.to_lowercase(), b.to_lowercase())
+    };
     match position {
         Position::Exact => a == b,
         Position::Prefix => a.starts_with(&b),

@@ -18,7 +18,9 @@ pub mod parse;
 pub mod pipeline;
 pub mod value;
 
-pub use compile::{Compiled, CompiledCorrelation, CompiledRule, LoadError, LoadWarning, RuleIdx, RuleSet};
+pub use compile::{
+    Compiled, CompiledCorrelation, CompiledRule, LoadError, LoadWarning, RuleIdx, RuleSet,
+};
 pub use document::{Document, FieldTable};
 pub use error::{RuleError, SigmaError};
 pub use eval::{EvalError, EvalStats, Evaluator};

@@ -144,19 +144,33 @@ pub enum TimePart {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueMatcher {
     /// Wildcard pattern, case-insensitive unless `cased`.
-    Str { pattern: Pattern, cased: bool },
+    Str {
+        pattern: Pattern,
+        cased: bool,
+    },
     /// Regular expression, already carrying its flags.
     Regex(String),
     /// Numeric comparison (lt, lte, gt, gte).
-    Cmp { op: CmpOp, value: f64 },
+    Cmp {
+        op: CmpOp,
+        value: f64,
+    },
     Cidr(IpNet),
     Exists(bool),
     /// The field is absent or null.
     Null,
     /// The value relates to another field of the same event.
-    FieldRef { field: String, position: Position, cased: bool },
+    FieldRef {
+        field: String,
+        position: Position,
+        cased: bool,
+    },
     /// A part of a date value compared with a number.
-    Time { part: TimePart, op: CmpOp, value: f64 },
+    Time {
+        part: TimePart,
+        op: CmpOp,
+        value: f64,
+    },
 }
 
 /// A field item after modifiers: `values[i]` are the alternatives one rule value
@@ -188,13 +202,17 @@ impl Placeholders for () {
 const MAX_ENUMERATED_VARIANTS: usize = 625;
 /// Upper bound on the number of alternatives a value may expand to through placeholders.
 const MAX_EXPANSION: usize = 10_000;
-/// Regex compile budget per rule value: bounds memory for hostile rules.
-pub const REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// Regex compile budget per rule value: bounds memory for hostile rules while leaving
+/// room for Unicode classes under counted repetition (`\w{1,64}` needs ~3 MiB).
+pub const REGEX_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 
 const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 
 /// Applies an item's modifiers to its values.
-pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result<ItemSpec, RuleError> {
+pub fn compile_item(
+    item: &FieldItem,
+    placeholders: &dyn Placeholders,
+) -> Result<ItemSpec, RuleError> {
     let mods = &item.modifiers;
     let has = |m: Modifier| mods.contains(&m);
     let positions = [Modifier::Contains, Modifier::StartsWith, Modifier::EndsWith]
@@ -202,7 +220,9 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
         .filter(|m| has(*m))
         .count();
     if positions > 1 {
-        return Err(RuleError::Modifiers("more than one of contains / startswith / endswith".into()));
+        return Err(RuleError::Modifiers(
+            "more than one of contains / startswith / endswith".into(),
+        ));
     }
     let comparisons: Vec<CmpOp> = mods
         .iter()
@@ -215,7 +235,9 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
         })
         .collect();
     if comparisons.len() > 1 {
-        return Err(RuleError::Modifiers("more than one of lt / lte / gt / gte".into()));
+        return Err(RuleError::Modifiers(
+            "more than one of lt / lte / gt / gte".into(),
+        ));
     }
     let time_part = mods.iter().find_map(|m| match m {
         Modifier::Minute => Some(TimePart::Minute),
@@ -226,21 +248,38 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
         Modifier::Year => Some(TimePart::Year),
         _ => None,
     });
-    let re_flags = [Modifier::ReInsensitive, Modifier::ReMultiline, Modifier::ReDotAll];
+    let re_flags = [
+        Modifier::ReInsensitive,
+        Modifier::ReMultiline,
+        Modifier::ReDotAll,
+    ];
     if !has(Modifier::Re) && re_flags.iter().any(|m| has(*m)) {
         return Err(RuleError::Modifiers("`i`, `m` and `s` need `re`".into()));
     }
-    let typed = [has(Modifier::Re), has(Modifier::Cidr), has(Modifier::Exists), has(Modifier::FieldRef)];
-    if typed.iter().filter(|t| **t).count() > 1 || (typed.iter().any(|t| *t) && !comparisons.is_empty()) {
+    let typed = [
+        has(Modifier::Re),
+        has(Modifier::Cidr),
+        has(Modifier::Exists),
+        has(Modifier::FieldRef),
+    ];
+    if typed.iter().filter(|t| **t).count() > 1
+        || (typed.iter().any(|t| *t) && !comparisons.is_empty())
+    {
         return Err(RuleError::Modifiers(
             "re, cidr, exists, fieldref and lt/gt comparisons exclude each other".into(),
         ));
     }
     if (has(Modifier::Re) || has(Modifier::Cidr) || has(Modifier::Exists)) && positions > 0 {
-        return Err(RuleError::Modifiers("re / cidr / exists take no contains / startswith / endswith".into()));
+        return Err(RuleError::Modifiers(
+            "re / cidr / exists take no contains / startswith / endswith".into(),
+        ));
     }
-    if item.field.is_none() && (has(Modifier::Exists) || has(Modifier::FieldRef) || !comparisons.is_empty()) {
-        return Err(RuleError::Modifiers("exists / fieldref / comparisons need a field".into()));
+    if item.field.is_none()
+        && (has(Modifier::Exists) || has(Modifier::FieldRef) || !comparisons.is_empty())
+    {
+        return Err(RuleError::Modifiers(
+            "exists / fieldref / comparisons need a field".into(),
+        ));
     }
 
     let cased = has(Modifier::Cased);
@@ -256,9 +295,16 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
             vec![ValueMatcher::Exists(b)]
         } else if let Some(part) = time_part {
             let op = comparisons.first().copied().unwrap_or(CmpOp::Eq);
-            vec![ValueMatcher::Time { part, op, value: number(value)? }]
+            vec![ValueMatcher::Time {
+                part,
+                op,
+                value: number(value)?,
+            }]
         } else if let Some(op) = comparisons.first() {
-            vec![ValueMatcher::Cmp { op: *op, value: number(value)? }]
+            vec![ValueMatcher::Cmp {
+                op: *op,
+                value: number(value)?,
+            }]
         } else if has(Modifier::Re) {
             let RuleValue::Str(re) = value else {
                 return Err(RuleError::Value("`re` takes a string".into()));
@@ -269,14 +315,21 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
                     flags.push(f);
                 }
             }
-            let full = if flags.is_empty() { re.clone() } else { format!("(?{flags}){re}") };
+            let full = if flags.is_empty() {
+                re.clone()
+            } else {
+                format!("(?{flags}){re}")
+            };
             check_regex(&full)?;
             vec![ValueMatcher::Regex(full)]
         } else if has(Modifier::Cidr) {
             let RuleValue::Str(text) = value else {
-                return Err(RuleError::Value("`cidr` takes a network in CIDR notation".into()));
+                return Err(RuleError::Value(
+                    "`cidr` takes a network in CIDR notation".into(),
+                ));
             };
-            let net = parse_net(text).ok_or_else(|| RuleError::Value(format!("`{text}` is not a CIDR network")))?;
+            let net = parse_net(text)
+                .ok_or_else(|| RuleError::Value(format!("`{text}` is not a CIDR network")))?;
             vec![ValueMatcher::Cidr(net)]
         } else if has(Modifier::FieldRef) {
             let RuleValue::Str(field) = value else {
@@ -291,9 +344,16 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
             } else {
                 Position::Exact
             };
-            vec![ValueMatcher::FieldRef { field: field.clone(), position, cased }]
+            vec![ValueMatcher::FieldRef {
+                field: field.clone(),
+                position,
+                cased,
+            }]
         } else if matches!(value, RuleValue::Null) {
-            if mods.iter().any(|m| !matches!(m, Modifier::All | Modifier::Neq)) {
+            if mods
+                .iter()
+                .any(|m| !matches!(m, Modifier::All | Modifier::Neq))
+            {
                 return Err(RuleError::Value("null takes no value modifiers".into()));
             }
             vec![ValueMatcher::Null]
@@ -305,7 +365,12 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
         };
         values.push(alternatives);
     }
-    Ok(ItemSpec { field: item.field.clone(), values, all: has(Modifier::All), negate: has(Modifier::Neq) })
+    Ok(ItemSpec {
+        field: item.field.clone(),
+        values,
+        all: has(Modifier::All),
+        negate: has(Modifier::Neq),
+    })
 }
 
 fn number(value: &RuleValue) -> Result<f64, RuleError> {
@@ -318,7 +383,9 @@ fn number(value: &RuleValue) -> Result<f64, RuleError> {
             .ok()
             .filter(|f| f.is_finite())
             .ok_or_else(|| RuleError::Value(format!("`{s}` is not a number"))),
-        _ => Err(RuleError::Value("comparison modifiers take a number".into())),
+        _ => Err(RuleError::Value(
+            "comparison modifiers take a number".into(),
+        )),
     }
 }
 
@@ -335,7 +402,10 @@ fn check_regex(re: &str) -> Result<(), RuleError> {
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map(|_| ())
-        .map_err(|e| RuleError::Regex { pattern: re.to_string(), reason: e.to_string() })
+        .map_err(|e| RuleError::Regex {
+            pattern: re.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Canonical text of a number for string equality: integers without a fraction, so that
@@ -374,7 +444,11 @@ fn string_alternatives(
             Modifier::Windash => patterns.iter().flat_map(windash).collect(),
             Modifier::Base64 => patterns
                 .iter()
-                .map(|p| Ok(Pattern::literal(&base64_encode(&literal_bytes(p, "base64")?))))
+                .map(|p| {
+                    Ok(Pattern::literal(&base64_encode(&literal_bytes(
+                        p, "base64",
+                    )?)))
+                })
                 .collect::<Result<_, RuleError>>()?,
             Modifier::Base64Offset => {
                 let mut out = Vec::new();
@@ -385,9 +459,18 @@ fn string_alternatives(
                 }
                 out
             }
-            Modifier::Utf16Le | Modifier::Wide => patterns.iter().map(|p| encode_utf16(p, false, false)).collect(),
-            Modifier::Utf16Be => patterns.iter().map(|p| encode_utf16(p, true, false)).collect(),
-            Modifier::Utf16 => patterns.iter().map(|p| encode_utf16(p, false, true)).collect(),
+            Modifier::Utf16Le | Modifier::Wide => patterns
+                .iter()
+                .map(|p| encode_utf16(p, false, false))
+                .collect(),
+            Modifier::Utf16Be => patterns
+                .iter()
+                .map(|p| encode_utf16(p, true, false))
+                .collect(),
+            Modifier::Utf16 => patterns
+                .iter()
+                .map(|p| encode_utf16(p, false, true))
+                .collect(),
             _ => patterns,
         };
     }
@@ -415,7 +498,11 @@ fn literal_bytes(p: &Pattern, modifier: &str) -> Result<Vec<u8>, RuleError> {
     for part in &p.0 {
         match part {
             Part::Lit(s) => out.extend_from_slice(s.as_bytes()),
-            _ => return Err(RuleError::Modifiers(format!("`{modifier}` cannot encode a value with wildcards"))),
+            _ => {
+                return Err(RuleError::Modifiers(format!(
+                    "`{modifier}` cannot encode a value with wildcards"
+                )))
+            }
         }
     }
     Ok(out)
@@ -453,7 +540,11 @@ pub fn base64_offsets(value: &[u8]) -> Vec<String> {
 fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
     let mut out = Pattern::default();
     if bom {
-        out.push_str(if big_endian { "\u{FE}\u{FF}" } else { "\u{FF}\u{FE}" });
+        out.push_str(if big_endian {
+            "\u{FE}\u{FF}"
+        } else {
+            "\u{FF}\u{FE}"
+        });
     }
     for part in &p.0 {
         match part {
@@ -476,18 +567,21 @@ fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
 }
 
 fn windash(p: &Pattern) -> Vec<Pattern> {
-    let dash_count: usize = p
-        .0
-        .iter()
-        .map(|part| match part {
-            Part::Lit(s) => s.chars().filter(|c| DASHES.contains(c)).count(),
-            _ => 0,
-        })
-        .sum();
+    let dash_count: usize =
+        p.0.iter()
+            .map(|part| match part {
+                Part::Lit(s) => s.chars().filter(|c| DASHES.contains(c)).count(),
+                _ => 0,
+            })
+            .sum();
     if dash_count == 0 {
         return vec![p.clone()];
     }
-    if DASHES.len().checked_pow(dash_count as u32).is_none_or(|n| n > MAX_ENUMERATED_VARIANTS) {
+    if DASHES
+        .len()
+        .checked_pow(dash_count as u32)
+        .is_none_or(|n| n > MAX_ENUMERATED_VARIANTS)
+    {
         let mut out = Pattern::default();
         for part in &p.0 {
             match part {
@@ -539,7 +633,10 @@ fn windash(p: &Pattern) -> Vec<Pattern> {
 }
 
 /// `expand`: `%name%` is a placeholder, `\%` a plain percent sign.
-fn expand_placeholders(text: &str, placeholders: &dyn Placeholders) -> Result<Vec<Pattern>, RuleError> {
+fn expand_placeholders(
+    text: &str,
+    placeholders: &dyn Placeholders,
+) -> Result<Vec<Pattern>, RuleError> {
     // Split into literal segments (still in Sigma string syntax) and placeholder names.
     enum Seg {
         Text(String),
@@ -586,12 +683,16 @@ fn expand_placeholders(text: &str, placeholders: &dyn Placeholders) -> Result<Ve
                 }
             }
             Seg::Name(name) => {
-                let values = placeholders.values(&name).ok_or_else(|| RuleError::Placeholder(name.clone()))?;
+                let values = placeholders
+                    .values(&name)
+                    .ok_or_else(|| RuleError::Placeholder(name.clone()))?;
                 if values.is_empty() {
                     return Err(RuleError::Placeholder(name));
                 }
                 if out.len().saturating_mul(values.len()) > MAX_EXPANSION {
-                    return Err(RuleError::Limit(format!("placeholder expansion beyond {MAX_EXPANSION} values")));
+                    return Err(RuleError::Limit(format!(
+                        "placeholder expansion beyond {MAX_EXPANSION} values"
+                    )));
                 }
                 out = out
                     .into_iter()
@@ -634,7 +735,10 @@ mod tests {
         assert_eq!(Pattern::parse(r"\\\\x").0, vec![lit(r"\\x")]);
         assert_eq!(Pattern::parse(r"\\\x").0, vec![lit(r"\\x")]);
         // Wildcards.
-        assert_eq!(Pattern::parse("a*?b**").0, vec![lit("a"), Part::Star, Part::One, lit("b"), Part::Star]);
+        assert_eq!(
+            Pattern::parse("a*?b**").0,
+            vec![lit("a"), Part::Star, Part::One, lit("b"), Part::Star]
+        );
         // Trailing lone backslash.
         assert_eq!(Pattern::parse(r"a\").0, vec![lit(r"a\")]);
     }
@@ -647,7 +751,10 @@ mod tests {
         for (shift, variant) in v.iter().enumerate() {
             let mut data = vec![b'x'; shift];
             data.extend_from_slice(b"Hello, world");
-            assert!(base64_encode(&data).contains(variant.as_str()), "shift {shift}");
+            assert!(
+                base64_encode(&data).contains(variant.as_str()),
+                "shift {shift}"
+            );
         }
     }
 
@@ -657,14 +764,24 @@ mod tests {
         assert_eq!(v.len(), 25);
         assert!(v.contains(&Pattern::literal(" /a \u{2014}b")));
         let many = windash(&Pattern::literal("-a -b -c -d -e"));
-        assert_eq!(many.len(), 1, "too many dashes fall back to a character class");
+        assert_eq!(
+            many.len(),
+            1,
+            "too many dashes fall back to a character class"
+        );
         assert!(many[0].0.contains(&Part::Dash));
     }
 
     #[test]
     fn utf16_encodings() {
-        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, false), Pattern::literal("c\0m\0d\0"));
-        assert_eq!(encode_utf16(&Pattern::literal("cmd"), true, false), Pattern::literal("\0c\0m\0d"));
+        assert_eq!(
+            encode_utf16(&Pattern::literal("cmd"), false, false),
+            Pattern::literal("c\0m\0d\0")
+        );
+        assert_eq!(
+            encode_utf16(&Pattern::literal("cmd"), true, false),
+            Pattern::literal("\0c\0m\0d")
+        );
         assert_eq!(
             encode_utf16(&Pattern::literal("cmd"), false, true),
             Pattern::literal("\u{FF}\u{FE}c\0m\0d\0")
@@ -681,12 +798,18 @@ mod tests {
     #[test]
     fn expand_uses_pipeline_values_and_honours_escaped_percent() {
         let got = expand_placeholders(r"\%plain%Administrators%", &Admins).unwrap();
-        assert_eq!(got, vec![Pattern::literal("%plainadmin"), {
-            let mut p = Pattern::literal("%plainroot");
-            p.push(Part::Star);
-            p
-        }]);
-        assert_eq!(expand_placeholders("%nope%", &Admins).unwrap_err().kind(), "placeholder");
+        assert_eq!(
+            got,
+            vec![Pattern::literal("%plainadmin"), {
+                let mut p = Pattern::literal("%plainroot");
+                p.push(Part::Star);
+                p
+            }]
+        );
+        assert_eq!(
+            expand_placeholders("%nope%", &Admins).unwrap_err().kind(),
+            "placeholder"
+        );
     }
 
     #[test]

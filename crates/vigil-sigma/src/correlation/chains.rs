@@ -32,6 +32,10 @@ impl Chains {
         }
     }
 
+    pub(super) fn clear(&mut self) {
+        self.by_end.iter_mut().for_each(Vec::clear);
+    }
+
     pub(super) fn prune(&mut self, min_start: i64) {
         for slots in &mut self.by_end {
             for slot in slots.iter_mut() {

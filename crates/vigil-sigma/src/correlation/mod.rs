@@ -249,7 +249,8 @@ pub struct CorrelationStats {
     /// Value absent (value_count, value_percentile) or not a finite number (value_sum,
     /// value_avg).
     pub ignored_bad_value: u64,
-    /// Sliding mode: event older than the group's window when it arrived.
+    /// Event too old for its group when it arrived: more than `timespan` before the
+    /// group's latest event (sliding) or before its open window's start (window close).
     pub dropped_late: u64,
     /// Stored observations dropped because a group reached its cap.
     pub dropped_over_cap: u64,
@@ -409,7 +410,7 @@ impl CorrelationEngine {
                         // Reset: the next hit needs a fresh set of observations. The
                         // emptied group stays until it idles out, which keeps its queue
                         // entry valid.
-                        *s = Sliding::new(c);
+                        s.clear();
                     }
                 }
             }

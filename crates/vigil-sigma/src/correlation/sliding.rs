@@ -166,6 +166,29 @@ impl Sliding {
         }
     }
 
+    /// Forgets every observation (after a hit). Allocations are kept: a group that just
+    /// fired is busy and will refill them; they go when the group idles out.
+    pub(super) fn clear(&mut self) {
+        match self {
+            Sliding::Count(dq) => dq.clear(),
+            Sliding::Distinct { entries, counts } => {
+                entries.clear();
+                counts.clear();
+            }
+            Sliding::Sum {
+                entries,
+                sum,
+                removed,
+            } => {
+                entries.clear();
+                *sum = 0.0;
+                *removed = 0;
+            }
+            Sliding::Temporal(per_input) => per_input.iter_mut().for_each(VecDeque::clear),
+            Sliding::Ordered(chains) => chains.clear(),
+        }
+    }
+
     pub(super) fn summary(&self) -> Summary {
         match self {
             Sliding::Count(dq) => Summary::of(dq.iter()),
