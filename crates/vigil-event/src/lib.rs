@@ -28,11 +28,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(raw: serde_json::Value) -> Self {
-        Event {
-            raw,
-            timestamp: None,
-            logsource: LogSource::default(),
-        }
+        Event { raw, timestamp: None, logsource: LogSource::default() }
     }
 
     /// Looks a value up by dotted path (`objectRef.resource`). A path segment that

@@ -14,15 +14,8 @@ pub struct LogSource {
 
 impl LogSource {
     pub fn new(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> Self {
-        let norm = |s: Option<&str>| {
-            s.map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-        };
-        LogSource {
-            product: norm(product),
-            category: norm(category),
-            service: norm(service),
-        }
+        let norm = |s: Option<&str>| s.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty());
+        LogSource { product: norm(product), category: norm(category), service: norm(service) }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -47,13 +40,7 @@ impl LogSource {
 impl std::fmt::Display for LogSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let p = |s: &Option<String>| s.clone().unwrap_or_else(|| "*".into());
-        write!(
-            f,
-            "{}/{}/{}",
-            p(&self.product),
-            p(&self.category),
-            p(&self.service)
-        )
+        write!(f, "{}/{}/{}", p(&self.product), p(&self.category), p(&self.service))
     }
 }
 

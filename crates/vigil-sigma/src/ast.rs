@@ -228,10 +228,7 @@ impl CorrelationType {
 
     /// Types whose `condition:` must name a `field`.
     pub fn needs_field(self) -> bool {
-        matches!(
-            self,
-            Self::ValueCount | Self::ValueSum | Self::ValueAvg | Self::ValuePercentile
-        )
+        matches!(self, Self::ValueCount | Self::ValueSum | Self::ValueAvg | Self::ValuePercentile)
     }
 }
 
@@ -283,9 +280,7 @@ pub struct CorrelationCondition {
 
 impl CorrelationCondition {
     pub fn holds(&self, value: f64) -> bool {
-        self.comparisons
-            .iter()
-            .all(|(op, limit)| op.holds(value, *limit))
+        self.comparisons.iter().all(|(op, limit)| op.holds(value, *limit))
     }
 }
 

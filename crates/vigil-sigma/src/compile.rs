@@ -13,6 +13,7 @@
 use crate::ast::*;
 use crate::document::{FieldId, FieldTable};
 use crate::error::RuleError;
+use crate::literals::FieldAutomaton;
 use crate::pipeline::PipelineSet;
 use crate::value::{compile_item, ItemSpec, Part, Pattern, Position, TimePart, ValueMatcher};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -25,6 +26,11 @@ use std::sync::Arc;
 use vigil_event::LogSource;
 
 pub type RuleIdx = u32;
+
+/// Literals shorter than this are not scanned for in every event: they occur all the
+/// time (`-`, `/c`, `$`), which makes them costly to report and useless as triggers.
+const MIN_SCANNED_LITERAL: usize = 3;
+
 pub type PatternId = u32;
 
 /// A rule's condition, over items.
@@ -41,9 +47,16 @@ pub(crate) enum Expr {
 /// One way a field value can satisfy a rule value.
 #[derive(Debug, Clone)]
 pub(crate) enum Atom {
-    /// A lower-cased literal at a position, found by the field's automaton.
+    /// A lower-cased literal at a position, found by the field's automaton (or, for
+    /// exact matches, the field's value map) before rules are evaluated.
     Pattern {
         pid: PatternId,
+        position: Position,
+    },
+    /// A lower-cased literal too short to be worth scanning for in every event (one or
+    /// two characters: `$`, `-f`, windash variants); checked only when needed.
+    Short {
+        literal: Box<str>,
         position: Position,
     },
     /// The value is the empty string.
@@ -111,6 +124,8 @@ pub struct CompiledRule {
     /// correlations without `generate: true`).
     pub emit: bool,
     pub(crate) has_trigger: bool,
+    /// Fields whose literals this rule reads from the pre-scan.
+    pub(crate) scanned_fields: Box<[FieldId]>,
 }
 
 /// A compiled correlation.
@@ -138,8 +153,9 @@ pub(crate) struct CorrelationInput {
     pub value_fields: Vec<FieldId>,
 }
 
+/// What a correlation input refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum InputSource {
+pub enum InputSource {
     Rule(RuleIdx),
     Correlation(u32),
 }
@@ -193,14 +209,16 @@ pub struct RuleSet {
     pub(crate) items: Vec<Item>,
     pub(crate) regexes: Vec<Regex>,
     /// Per field: its automaton and automaton pattern index → global pattern id.
-    pub(crate) automata: Vec<Option<(AhoCorasick, Box<[PatternId]>)>>,
-    /// Fields that have an automaton (to skip the others quickly).
-    pub(crate) scanned_fields: Vec<FieldId>,
+    pub(crate) automata: Vec<Option<(FieldAutomaton, Box<[PatternId]>)>>,
+    /// Per field: exact-match literals (lower-cased value → pattern ids).
+    pub(crate) exact: Vec<FxHashMap<Box<str>, Box<[PatternId]>>>,
     pub(crate) pattern_count: usize,
-    pub(crate) pattern_len: Vec<u32>,
     /// Pattern id → rules for which it is a trigger.
     pub(crate) triggers: Vec<Box<[RuleIdx]>>,
     pub(crate) channel_field: FieldId,
+    /// `Event.System.Channel` of evtx-shaped events: the log the event was written to,
+    /// which routing must use even when EventData / UserData carry a `Channel` too.
+    pub(crate) system_channel_field: FieldId,
     pub(crate) event_id_field: FieldId,
     pub(crate) timestamp_fields: Vec<FieldId>,
     pub(crate) correlations: Vec<CompiledCorrelation>,
@@ -208,7 +226,6 @@ pub struct RuleSet {
     pub(crate) rule_feeds: Vec<Vec<(u32, u32)>>,
     /// Correlation → (outer correlation, input position) pairs fed by its hits.
     pub(crate) correlation_feeds: Vec<Vec<(u32, u32)>>,
-    pub(crate) has_keyword_items: bool,
     /// Keyword literals looked for in the raw JSON before keyword items are evaluated.
     pub(crate) keyword_prefilter: Option<AhoCorasick>,
     pub(crate) keyword_prefilter_len: usize,
@@ -233,6 +250,13 @@ pub struct Compiled {
     pub warnings: Vec<LoadWarning>,
 }
 
+impl CompiledCorrelation {
+    /// The rules and correlations this one consumes, in `rules:` order.
+    pub fn input_sources(&self) -> impl Iterator<Item = InputSource> + '_ {
+        self.inputs.iter().map(|i| i.source)
+    }
+}
+
 impl RuleSet {
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
@@ -244,6 +268,16 @@ impl RuleSet {
 
     pub fn fields(&self) -> &FieldTable {
         &self.table
+    }
+
+    /// Bytes held by the per-field literal automata.
+    pub fn automata_memory(&self) -> usize {
+        self.automata.iter().flatten().map(|(a, _)| a.memory_usage()).sum()
+    }
+
+    /// Distinct literals used as triggers (the rest only serve rule evaluation).
+    pub fn trigger_literal_count(&self) -> usize {
+        self.triggers.iter().filter(|t| !t.is_empty()).count()
     }
 
     /// Number of distinct literals in the shared automata.
@@ -264,10 +298,7 @@ impl RuleSet {
 
     /// Compiles documents with the given pipelines. Documents that fail are returned as
     /// errors; the rest are compiled.
-    pub fn compile(
-        documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>,
-        pipelines: &PipelineSet,
-    ) -> Compiled {
+    pub fn compile(documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>, pipelines: &PipelineSet) -> Compiled {
         Builder::new(pipelines).build(documents)
     }
 }
@@ -281,13 +312,13 @@ struct Builder<'p> {
     regexes: Vec<Regex>,
     regex_ids: FxHashMap<String, u32>,
     /// (field, lower-cased literal) → pattern id.
-    pattern_ids: FxHashMap<(FieldId, Box<str>), PatternId>,
+    pattern_ids: FxHashMap<(FieldId, Box<str>, bool), PatternId>,
+    exact_by_field: Vec<FxHashMap<Box<str>, Vec<PatternId>>>,
     patterns_by_field: Vec<Vec<(Box<str>, PatternId)>>,
     pattern_len: Vec<u32>,
     pattern_field: Vec<FieldId>,
     errors: Vec<LoadError>,
     warnings: Vec<LoadWarning>,
-    has_keyword_items: bool,
     keyword_prefilter: Vec<Box<str>>,
 }
 
@@ -301,24 +332,20 @@ impl<'p> Builder<'p> {
             regex_ids: FxHashMap::default(),
             pattern_ids: FxHashMap::default(),
             patterns_by_field: Vec::new(),
+            exact_by_field: Vec::new(),
             pattern_len: Vec::new(),
             pattern_field: Vec::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
-            has_keyword_items: false,
             keyword_prefilter: Vec::new(),
         }
     }
 
     fn build(mut self, documents: Vec<(Option<PathBuf>, usize, SigmaDocument)>) -> Compiled {
         let channel_field = self.table.intern("Channel");
+        let system_channel_field = self.table.intern("Event.System.Channel");
         let event_id_field = self.table.intern("EventID");
-        let timestamp_fields = self
-            .pipelines
-            .timestamp_fields()
-            .iter()
-            .map(|f| self.table.intern(f))
-            .collect();
+        let timestamp_fields = self.pipelines.timestamp_fields().iter().map(|f| self.table.intern(f)).collect();
 
         let mut rules_in = Vec::new();
         let mut correlations_in = Vec::new();
@@ -368,23 +395,19 @@ impl<'p> Builder<'p> {
             }
         }
 
-        let (correlations, rule_feeds, correlation_feeds) =
-            self.compile_correlations(correlations_in, &mut rules);
+        let (correlations, rule_feeds, correlation_feeds) = self.compile_correlations(correlations_in, &mut rules);
 
         // Automata, one per field.
-        let mut automata: Vec<Option<(AhoCorasick, Box<[PatternId]>)>> = Vec::new();
-        let mut scanned_fields = Vec::new();
-        for (field, patterns) in self.patterns_by_field.iter().enumerate() {
+        let mut automata: Vec<Option<(FieldAutomaton, Box<[PatternId]>)>> = Vec::new();
+
+        for patterns in self.patterns_by_field.iter() {
             if patterns.is_empty() {
                 automata.push(None);
                 continue;
             }
-            let ac = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(patterns.iter().map(|(p, _)| p.as_bytes()))
-                .expect("automaton over rule literals builds");
+            let literals: Vec<&[u8]> = patterns.iter().map(|(p, _)| p.as_bytes()).collect();
+            let ac = FieldAutomaton::build(&literals);
             automata.push(Some((ac, patterns.iter().map(|(_, id)| *id).collect())));
-            scanned_fields.push(field as FieldId);
         }
         let pattern_count = self.pattern_len.len();
         let mut triggers: Vec<Vec<RuleIdx>> = vec![Vec::new(); pattern_count];
@@ -402,17 +425,19 @@ impl<'p> Builder<'p> {
                 items: self.items,
                 regexes: self.regexes,
                 automata,
-                scanned_fields,
+                exact: std::mem::take(&mut self.exact_by_field)
+                    .into_iter()
+                    .map(|m| m.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect())
+                    .collect(),
                 pattern_count,
-                pattern_len: self.pattern_len,
                 triggers: triggers.into_iter().map(Vec::into_boxed_slice).collect(),
                 channel_field,
+                system_channel_field,
                 event_id_field,
                 timestamp_fields,
                 correlations,
                 rule_feeds,
                 correlation_feeds,
-                has_keyword_items: self.has_keyword_items,
                 keyword_prefilter: (!self.keyword_prefilter.is_empty()).then(|| {
                     AhoCorasickBuilder::new()
                         .match_kind(MatchKind::Standard)
@@ -427,19 +452,12 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn compile_rule(
-        &mut self,
-        mut rule: Rule,
-    ) -> Result<(CompiledRule, Option<Vec<PatternId>>), RuleError> {
+    fn compile_rule(&mut self, mut rule: Rule) -> Result<(CompiledRule, Option<Vec<PatternId>>), RuleError> {
         // Pipeline conditions are extra searches ANDed onto the condition.
         let extra: Vec<_> = self
             .pipelines
             .add_conditions()
-            .filter(|c| {
-                c.logsource
-                    .as_ref()
-                    .is_none_or(|l| l.covers(&rule.logsource))
-            })
+            .filter(|c| c.logsource.as_ref().is_none_or(|l| l.covers(&rule.logsource)))
             .cloned()
             .collect();
         for (n, cond) in extra.into_iter().enumerate() {
@@ -447,15 +465,9 @@ impl<'p> Builder<'p> {
             let items = cond
                 .conditions
                 .into_iter()
-                .map(|(field, value)| FieldItem {
-                    field: Some(field),
-                    modifiers: Vec::new(),
-                    values: vec![value],
-                })
+                .map(|(field, value)| FieldItem { field: Some(field), modifiers: Vec::new(), values: vec![value] })
                 .collect();
-            rule.detection
-                .searches
-                .insert(name.clone(), Search::Maps(vec![items]));
+            rule.detection.searches.insert(name.clone(), Search::Maps(vec![items]));
             rule.detection.conditions = vec![Condition::And(vec![
                 Condition::Or(std::mem::take(&mut rule.detection.conditions)),
                 Condition::Search(name),
@@ -473,11 +485,7 @@ impl<'p> Builder<'p> {
             for condition in &rule.detection.conditions {
                 alternatives.push(resolve_condition(condition, &searches)?);
             }
-            Ok(if alternatives.len() == 1 {
-                alternatives.pop().unwrap()
-            } else {
-                Expr::Or(alternatives.into())
-            })
+            Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
         })();
         let expr = match compiled {
             Ok(e) => self.order_by_cost(simplify(e)).0,
@@ -489,9 +497,11 @@ impl<'p> Builder<'p> {
             }
         };
         let route = self.route(&rule.meta, &logsource);
-        let trigger = self
-            .trigger(&expr)
-            .filter(|t| !t.is_empty() || matches!(expr, Expr::Const(false)));
+        let mut scanned_fields = Vec::new();
+        self.collect_scanned_fields(&expr, &mut scanned_fields);
+        scanned_fields.sort_unstable();
+        scanned_fields.dedup();
+        let trigger = self.trigger(&expr).filter(|t| !t.is_empty() || matches!(expr, Expr::Const(false)));
         Ok((
             CompiledRule {
                 meta: rule.meta,
@@ -500,24 +510,19 @@ impl<'p> Builder<'p> {
                 route,
                 emit: true,
                 has_trigger: trigger.is_some(),
+                scanned_fields: scanned_fields.into(),
             },
             trigger,
         ))
     }
 
     fn route(&mut self, meta: &RuleMeta, logsource: &LogSource) -> Route {
-        let mut route = Route {
-            declared: logsource.clone(),
-            ..Default::default()
-        };
+        let mut route = Route { declared: logsource.clone(), ..Default::default() };
         let is_windows = logsource.product.as_deref() == Some("windows");
         match self.pipelines.windows_route(logsource) {
             Some(r) if is_windows || logsource.product.is_none() => {
-                route.windows = r
-                    .windows
-                    .iter()
-                    .map(|w| (w.channel.clone().into_boxed_str(), w.event_ids.clone()))
-                    .collect();
+                route.windows =
+                    r.windows.iter().map(|w| (w.channel.clone().into_boxed_str(), w.event_ids.clone())).collect();
             }
             _ if is_windows => {
                 route.windows_any = true;
@@ -525,7 +530,9 @@ impl<'p> Builder<'p> {
                     self.warnings.push(LoadWarning {
                         path: meta.source.clone(),
                         title: meta.title.clone(),
-                        message: format!("no Windows channel mapping for logsource {logsource}; applied to every Windows event"),
+                        message: format!(
+                            "no Windows channel mapping for logsource {logsource}; applied to every Windows event"
+                        ),
                     });
                 }
             }
@@ -534,11 +541,7 @@ impl<'p> Builder<'p> {
         route
     }
 
-    fn compile_search(
-        &mut self,
-        logsource: &LogSource,
-        search: &Search,
-    ) -> Result<Expr, RuleError> {
+    fn compile_search(&mut self, logsource: &LogSource, search: &Search) -> Result<Expr, RuleError> {
         match search {
             Search::Keywords(item) => self.compile_item(logsource, item),
             Search::Maps(maps) => {
@@ -561,22 +564,28 @@ impl<'p> Builder<'p> {
         match &spec.field {
             None => {
                 let compiled = self.build_item(None, &spec)?;
-                self.has_keyword_items = true;
                 Ok(Expr::Item(self.push_item(compiled)))
             }
             Some(field) => {
-                // One-to-many field mappings: the item holds on any of the fields.
+                // One-to-many field mappings: a value test holds on any of the fields,
+                // but an absence test (`null`, `exists: false`) only when every one of
+                // them is absent — else `Image: null` would hold on every Sysmon event
+                // just because Security's `NewProcessName` is missing.
                 let names = self.pipelines.map_field(logsource, field);
+                let absence = spec
+                    .values
+                    .iter()
+                    .all(|alts| alts.iter().all(|m| matches!(m, ValueMatcher::Null | ValueMatcher::Exists(false))));
                 let mut alternatives = Vec::with_capacity(names.len());
                 for name in names {
                     let id = self.intern_field(&name);
                     let compiled = self.build_item(Some(id), &spec)?;
                     alternatives.push(Expr::Item(self.push_item(compiled)));
                 }
-                Ok(if alternatives.len() == 1 {
-                    alternatives.pop().unwrap()
-                } else {
-                    Expr::Or(alternatives.into())
+                Ok(match alternatives.len() {
+                    1 => alternatives.pop().expect("one"),
+                    _ if absence => Expr::And(alternatives.into()),
+                    _ => Expr::Or(alternatives.into()),
                 })
             }
         }
@@ -584,9 +593,11 @@ impl<'p> Builder<'p> {
 
     fn intern_field(&mut self, name: &str) -> FieldId {
         let id = self.table.intern(name);
+        if self.exact_by_field.len() <= id as usize {
+            self.exact_by_field.resize_with(id as usize + 1, FxHashMap::default);
+        }
         if self.patterns_by_field.len() <= id as usize {
-            self.patterns_by_field
-                .resize_with(id as usize + 1, Vec::new);
+            self.patterns_by_field.resize_with(id as usize + 1, Vec::new);
         }
         id
     }
@@ -623,18 +634,21 @@ impl<'p> Builder<'p> {
             for m in alternatives {
                 if field.is_none() {
                     let literal = keyword_literal(m).map(|lit| {
-                        // Looked for as JSON encodes it: `\` and `"` are always escaped.
-                        // `/` may be written `\/` and controls as `\u…`: no prefilter.
-                        let prefilter =
-                            (!lit.chars().any(|c| c == '/' || c.is_control())).then(|| {
-                                let escaped = lit.replace('\\', "\\\\").replace('"', "\\\"");
-                                self.keyword_prefilter_id(&escaped)
-                            });
+                        let prefilter = json_searchable(&lit).map(|needle| self.keyword_prefilter_id(&needle));
                         (lit, prefilter)
                     });
                     literals.push(literal);
                 }
-                atoms.push(self.atom(field, m)?);
+                let atom = self.atom(field, m)?;
+                if let (None, Some(None), Atom::Regex { literal: Some(required), .. }) = (field, literals.last(), &atom)
+                {
+                    // A wildcard keyword: prefilter on its longest literal.
+                    if let Some(needle) = json_searchable(required) {
+                        let id = self.keyword_prefilter_id(&needle);
+                        *literals.last_mut().expect("pushed above") = Some((Box::from(""), Some(id)));
+                    }
+                }
+                atoms.push(atom);
             }
             values.push(atoms.into_boxed_slice());
             keyword_literals.push(literals.into_boxed_slice());
@@ -656,15 +670,21 @@ impl<'p> Builder<'p> {
         (self.keyword_prefilter.len() - 1) as u32
     }
 
-    fn pattern(&mut self, field: FieldId, literal: &str) -> PatternId {
-        let key = (field, literal.to_ascii_lowercase().into_boxed_str());
+    /// The id of a literal of a field. Exact-match literals are looked up by value
+    /// instead of scanned for, so they get their own ids.
+    fn pattern(&mut self, field: FieldId, literal: &str, exact: bool) -> PatternId {
+        let key = (field, literal.to_ascii_lowercase().into_boxed_str(), exact);
         if let Some(id) = self.pattern_ids.get(&key) {
             return *id;
         }
         let id = self.pattern_len.len() as PatternId;
         self.pattern_len.push(key.1.len() as u32);
         self.pattern_field.push(field);
-        self.patterns_by_field[field as usize].push((key.1.clone(), id));
+        if exact {
+            self.exact_by_field[field as usize].entry(key.1.clone()).or_default().push(id);
+        } else {
+            self.patterns_by_field[field as usize].push((key.1.clone(), id));
+        }
         self.pattern_ids.insert(key, id);
         id
     }
@@ -676,10 +696,7 @@ impl<'p> Builder<'p> {
         let re = regex::RegexBuilder::new(&source)
             .size_limit(crate::value::REGEX_SIZE_LIMIT)
             .build()
-            .map_err(|e| RuleError::Regex {
-                pattern: source.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| RuleError::Regex { pattern: source.clone(), reason: e.to_string() })?;
         let id = self.regexes.len() as u32;
         self.regexes.push(re);
         self.regex_ids.insert(source, id);
@@ -693,39 +710,20 @@ impl<'p> Builder<'p> {
                 id: self.regex(source.clone())?,
                 // The trigger automaton ignores case, so a literal of the case-sensitive
                 // reading of the regex is required under either reading.
-                literal: required_literal(source.strip_prefix("(?i)").unwrap_or(source))
-                    .map(Into::into),
+                literal: required_literal(source.strip_prefix("(?i)").unwrap_or(source)).map(Into::into),
             },
-            ValueMatcher::Cmp { op, value } => Atom::Cmp {
-                op: *op,
-                value: *value,
-            },
+            ValueMatcher::Cmp { op, value } => Atom::Cmp { op: *op, value: *value },
             ValueMatcher::Cidr(net) => Atom::Cidr(*net),
             ValueMatcher::Exists(b) => Atom::Exists(*b),
             ValueMatcher::Null => Atom::Null,
-            ValueMatcher::FieldRef {
-                field: other,
-                position,
-                cased,
-            } => Atom::FieldRef {
-                field: self.intern_field(other),
-                position: *position,
-                cased: *cased,
-            },
-            ValueMatcher::Time { part, op, value } => Atom::Time {
-                part: *part,
-                op: *op,
-                value: *value,
-            },
+            ValueMatcher::FieldRef { field: other, position, cased } => {
+                Atom::FieldRef { field: self.intern_field(other), position: *position, cased: *cased }
+            }
+            ValueMatcher::Time { part, op, value } => Atom::Time { part: *part, op: *op, value: *value },
         })
     }
 
-    fn string_atom(
-        &mut self,
-        field: Option<FieldId>,
-        pattern: &Pattern,
-        cased: bool,
-    ) -> Result<Atom, RuleError> {
+    fn string_atom(&mut self, field: Option<FieldId>, pattern: &Pattern, cased: bool) -> Result<Atom, RuleError> {
         let parts = pattern.0.as_slice();
         if parts.is_empty() {
             return Ok(Atom::Empty);
@@ -744,10 +742,10 @@ impl<'p> Builder<'p> {
             // Case folding by `to_lowercase` keeps positions meaningful only when the
             // literal's folding is one-to-one; non-ASCII literals go through a regex.
             (Some((literal, position)), Some(field), false) if folds_like_ascii(literal) => {
-                Ok(Atom::Pattern {
-                    pid: self.pattern(field, literal),
-                    position,
-                })
+                if position != Position::Exact && literal.len() < MIN_SCANNED_LITERAL {
+                    return Ok(Atom::Short { literal: literal.to_ascii_lowercase().into(), position });
+                }
+                Ok(Atom::Pattern { pid: self.pattern(field, literal, position == Position::Exact), position })
             }
             _ => {
                 // Leading / trailing stars become unanchored ends, which lets the regex
@@ -776,11 +774,29 @@ impl<'p> Builder<'p> {
                     })
                     .max_by_key(String::len)
                     .map(Into::into);
-                Ok(Atom::Regex {
-                    id: self.regex(source)?,
-                    literal,
-                })
+                Ok(Atom::Regex { id: self.regex(source)?, literal })
             }
+        }
+    }
+
+    fn collect_scanned_fields(&self, expr: &Expr, out: &mut Vec<FieldId>) {
+        match expr {
+            Expr::And(p) | Expr::Or(p) | Expr::AtLeast(_, p) => {
+                p.iter().for_each(|e| self.collect_scanned_fields(e, out))
+            }
+            Expr::Not(e) => self.collect_scanned_fields(e, out),
+            Expr::Item(i) => {
+                let item = &self.items[*i as usize];
+                let scans = item
+                    .values
+                    .iter()
+                    .flat_map(|v| v.iter())
+                    .any(|a| matches!(a, Atom::Pattern { .. } | Atom::Regex { literal: Some(_), .. }));
+                if scans {
+                    out.extend(item.field);
+                }
+            }
+            Expr::Const(_) => {}
         }
     }
 
@@ -814,16 +830,9 @@ impl<'p> Builder<'p> {
     }
 
     fn order_children(&self, parts: Box<[Expr]>) -> (Box<[Expr]>, u32) {
-        let mut costed: Vec<(Expr, u32)> = parts
-            .into_vec()
-            .into_iter()
-            .map(|p| self.order_inner(p))
-            .collect();
+        let mut costed: Vec<(Expr, u32)> = parts.into_vec().into_iter().map(|p| self.order_inner(p)).collect();
         costed.sort_by_key(|(_, c)| *c);
-        let total = costed
-            .iter()
-            .map(|(_, c)| *c)
-            .fold(0u32, u32::saturating_add);
+        let total = costed.iter().map(|(_, c)| *c).fold(0u32, u32::saturating_add);
         (costed.into_iter().map(|(e, _)| e).collect(), total)
     }
 
@@ -836,6 +845,7 @@ impl<'p> Builder<'p> {
             .flat_map(|v| v.iter())
             .map(|a| match a {
                 Atom::Pattern { .. }
+                | Atom::Short { .. }
                 | Atom::Empty
                 | Atom::AnyValue
                 | Atom::Exists(_)
@@ -870,10 +880,7 @@ impl<'p> Builder<'p> {
                 let mut best: Option<Vec<PatternId>> = None;
                 for p in parts.iter() {
                     if let Some(t) = self.trigger(p) {
-                        if best
-                            .as_ref()
-                            .is_none_or(|b| self.selectivity(&t) > self.selectivity(b))
-                        {
+                        if best.as_ref().is_none_or(|b| self.selectivity(&t) > self.selectivity(b)) {
                             best = Some(t);
                         }
                     }
@@ -919,8 +926,8 @@ impl<'p> Builder<'p> {
                     Atom::Pattern { pid, .. } => pids.push(*pid),
                     Atom::Regex { literal, .. } => {
                         // A literal every match contains can trigger it.
-                        let literal = literal.clone()?;
-                        pids.push(self.pattern(field, &literal));
+                        let literal = literal.clone().filter(|l| l.len() >= MIN_SCANNED_LITERAL)?;
+                        pids.push(self.pattern(field, &literal, false));
                     }
                     _ => return None,
                 }
@@ -945,11 +952,7 @@ impl<'p> Builder<'p> {
         &mut self,
         input: Vec<(Option<PathBuf>, usize, CorrelationRule)>,
         rules: &mut [CompiledRule],
-    ) -> (
-        Vec<CompiledCorrelation>,
-        Vec<Vec<(u32, u32)>>,
-        Vec<Vec<(u32, u32)>>,
-    ) {
+    ) -> (Vec<CompiledCorrelation>, Vec<Vec<(u32, u32)>>, Vec<Vec<(u32, u32)>>) {
         let mut rule_by_ref: FxHashMap<String, RuleIdx> = FxHashMap::default();
         for (i, r) in rules.iter().enumerate() {
             if let Some(id) = &r.meta.id {
@@ -991,14 +994,9 @@ impl<'p> Builder<'p> {
             for i in 0..sources.len() {
                 let bad = match &sources[i] {
                     Ok(s) => s.iter().find_map(|src| match src {
-                        InputSource::Correlation(j) if *j as usize == i => {
-                            Some("references itself".to_string())
-                        }
+                        InputSource::Correlation(j) if *j as usize == i => Some("references itself".to_string()),
                         InputSource::Correlation(j) if sources[*j as usize].is_err() => {
-                            Some(format!(
-                                "references rejected correlation `{}`",
-                                input[*j as usize].2.meta.title
-                            ))
+                            Some(format!("references rejected correlation `{}`", input[*j as usize].2.meta.title))
                         }
                         _ => None,
                     }),
@@ -1015,9 +1013,7 @@ impl<'p> Builder<'p> {
         }
         if let Some(cycle) = find_cycle(&sources) {
             for i in cycle {
-                sources[i] = Err(RuleError::Correlation(
-                    "correlation chain forms a cycle".into(),
-                ));
+                sources[i] = Err(RuleError::Correlation("correlation chain forms a cycle".into()));
             }
         }
 
@@ -1027,15 +1023,12 @@ impl<'p> Builder<'p> {
         // can be translated.
         for (i, s) in sources.iter().enumerate() {
             if s.is_ok() {
-                index_map[i] = Some(
-                    out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32
-                        - out.len() as u32,
-                );
+                index_map[i] =
+                    Some(out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32 - out.len() as u32);
             }
         }
         let mut rule_feeds = vec![Vec::new(); rules.len()];
-        let mut correlation_feeds =
-            vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
+        let mut correlation_feeds = vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
         let mut referenced_rules: FxHashMap<RuleIdx, bool> = FxHashMap::default();
         let mut referenced_correlations = vec![false; correlation_feeds.len()];
         for (i, ((path, doc_index, c), s)) in input.iter().zip(sources).enumerate() {
@@ -1058,9 +1051,7 @@ impl<'p> Builder<'p> {
                 let rule_ref = &c.rules[pos];
                 let src = match src {
                     InputSource::Rule(r) => InputSource::Rule(*r),
-                    InputSource::Correlation(j) => {
-                        InputSource::Correlation(index_map[*j as usize].expect("accepted"))
-                    }
+                    InputSource::Correlation(j) => InputSource::Correlation(index_map[*j as usize].expect("accepted")),
                 };
                 // Field of a group-by name for this input: an alias entry for this rule
                 // (by name or id), else the name itself.
@@ -1083,11 +1074,9 @@ impl<'p> Builder<'p> {
                         .unwrap_or_else(|| name.to_string())
                 };
                 let group = match src {
-                    InputSource::Rule(_) => c
-                        .group_by
-                        .iter()
-                        .map(|g| GroupSource::Field(self.intern_field(&field_for(g))))
-                        .collect(),
+                    InputSource::Rule(_) => {
+                        c.group_by.iter().map(|g| GroupSource::Field(self.intern_field(&field_for(g)))).collect()
+                    }
                     InputSource::Correlation(_) => {
                         let inner = &input[match srcs[pos] {
                             InputSource::Correlation(j) => j as usize,
@@ -1111,12 +1100,7 @@ impl<'p> Builder<'p> {
                 let value_fields = c
                     .condition
                     .as_ref()
-                    .map(|cond| {
-                        cond.fields
-                            .iter()
-                            .map(|f| self.intern_field(&field_for(f)))
-                            .collect()
-                    })
+                    .map(|cond| cond.fields.iter().map(|f| self.intern_field(&field_for(f))).collect())
                     .unwrap_or_default();
                 match src {
                     InputSource::Rule(r) => {
@@ -1129,11 +1113,7 @@ impl<'p> Builder<'p> {
                         referenced_correlations[j as usize] = true;
                     }
                 }
-                inputs.push(CorrelationInput {
-                    source: src,
-                    group,
-                    value_fields,
-                });
+                inputs.push(CorrelationInput { source: src, group, value_fields });
             }
             out.push(CompiledCorrelation {
                 meta: c.meta.clone(),
@@ -1191,20 +1171,24 @@ fn find_cycle(sources: &[Result<Vec<InputSource>, RuleError>]) -> Option<Vec<usi
 /// case-insensitive: true when every non-ASCII character is caseless (emoji, symbols,
 /// CJK …), so only ASCII letters have case variants.
 fn folds_like_ascii(literal: &str) -> bool {
-    literal.chars().all(|c| {
-        c.is_ascii()
-            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
-    })
+    literal
+        .chars()
+        .all(|c| c.is_ascii() || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c))))
+}
+
+/// A text that must appear in the raw JSON of an event whose values contain `literal`:
+/// its longest part free of characters JSON may escape in several ways (`/` as `\/`,
+/// controls as `\u…`), with `\` and `"` in the one escaped form JSON allows.
+fn json_searchable(literal: &str) -> Option<String> {
+    let part = literal.split(|c: char| c == '/' || c.is_control()).max_by_key(|p| p.len())?;
+    (part.len() >= MIN_SCANNED_LITERAL).then(|| part.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Lower-cased literal for a keyword value, when it is a plain "contains".
 fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
     // Keyword values are implicitly "contains" (see value.rs).
     match m {
-        ValueMatcher::Str {
-            pattern,
-            cased: false,
-        } => match pattern.0.as_slice() {
+        ValueMatcher::Str { pattern, cased: false } => match pattern.0.as_slice() {
             [Part::Star, Part::Lit(s), Part::Star] if s.is_ascii() => Some(s.to_lowercase().into()),
             _ => None,
         },
@@ -1216,18 +1200,14 @@ fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
 /// has one of useful length.
 fn required_literal(source: &str) -> Option<String> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(source)
-        .ok()?;
+    let hir = regex_syntax::ParserBuilder::new().build().parse(source).ok()?;
     let mut extractor = Extractor::new();
     extractor.kind(ExtractKind::Prefix);
     // A required inner literal: look for the longest concatenated literal in the HIR.
     let mut best: Option<String> = None;
     collect_required(&hir, &mut best);
     let _ = extractor;
-    best.filter(|b| b.len() >= 3 && b.is_ascii())
-        .map(|b| b.to_lowercase())
+    best.filter(|b| b.len() >= 3 && b.is_ascii()).map(|b| b.to_lowercase())
 }
 
 fn collect_required(hir: &regex_syntax::hir::Hir, best: &mut Option<String>) {
@@ -1272,35 +1252,23 @@ fn consider(best: &mut Option<String>, candidate: &str) {
 }
 
 /// Resolves a condition over search identifiers into an expression over items.
-fn resolve_condition(
-    condition: &Condition,
-    searches: &IndexMap<String, Expr>,
-) -> Result<Expr, RuleError> {
+fn resolve_condition(condition: &Condition, searches: &IndexMap<String, Expr>) -> Result<Expr, RuleError> {
     Ok(match condition {
-        Condition::And(parts) => Expr::And(
-            parts
-                .iter()
-                .map(|p| resolve_condition(p, searches))
-                .collect::<Result<_, _>>()?,
-        ),
-        Condition::Or(parts) => Expr::Or(
-            parts
-                .iter()
-                .map(|p| resolve_condition(p, searches))
-                .collect::<Result<_, _>>()?,
-        ),
+        Condition::And(parts) => {
+            Expr::And(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?)
+        }
+        Condition::Or(parts) => {
+            Expr::Or(parts.iter().map(|p| resolve_condition(p, searches)).collect::<Result<_, _>>()?)
+        }
         Condition::Not(inner) => Expr::Not(Box::new(resolve_condition(inner, searches)?)),
-        Condition::Search(name) => searches
-            .get(name)
-            .cloned()
-            .ok_or_else(|| RuleError::UndefinedSearch(name.clone()))?,
+        Condition::Search(name) => {
+            searches.get(name).cloned().ok_or_else(|| RuleError::UndefinedSearch(name.clone()))?
+        }
         Condition::Of(quantifier, target) => {
             let selected: Vec<Expr> = match target {
-                OfTarget::Them => searches
-                    .iter()
-                    .filter(|(name, _)| !name.starts_with('_'))
-                    .map(|(_, e)| e.clone())
-                    .collect(),
+                OfTarget::Them => {
+                    searches.iter().filter(|(name, _)| !name.starts_with('_')).map(|(_, e)| e.clone()).collect()
+                }
                 OfTarget::Pattern(pattern) => searches
                     .iter()
                     .filter(|(name, _)| identifier_matches(pattern, name))
@@ -1377,9 +1345,7 @@ fn simplify(expr: Expr) -> Expr {
             Expr::Not(x) => *x,
             other => Expr::Not(Box::new(other)),
         },
-        Expr::AtLeast(n, parts) => {
-            Expr::AtLeast(n, parts.into_vec().into_iter().map(simplify).collect())
-        }
+        Expr::AtLeast(n, parts) => Expr::AtLeast(n, parts.into_vec().into_iter().map(simplify).collect()),
         other => other,
     }
 }
@@ -1392,10 +1358,9 @@ fn filter_targets(filter: &FilterRule, rule: &Rule) -> bool {
     }
     match &filter.targets {
         FilterTargets::Any => true,
-        FilterTargets::Rules(refs) => refs.iter().any(|r| {
-            rule.meta.id.as_deref() == Some(r.as_str())
-                || rule.meta.name.as_deref() == Some(r.as_str())
-        }),
+        FilterTargets::Rules(refs) => refs
+            .iter()
+            .any(|r| rule.meta.id.as_deref() == Some(r.as_str()) || rule.meta.name.as_deref() == Some(r.as_str())),
     }
 }
 
@@ -1405,21 +1370,15 @@ fn apply_filter(filter: &FilterRule, rule: &mut Rule) {
     let prefix = format!("_filter_{}_", rule.detection.searches.len());
     let names: Vec<String> = filter.detection.searches.keys().cloned().collect();
     for (name, search) in &filter.detection.searches {
-        rule.detection
-            .searches
-            .insert(format!("{prefix}{name}"), search.clone());
+        rule.detection.searches.insert(format!("{prefix}{name}"), search.clone());
     }
     fn rename(c: &Condition, prefix: &str, names: &[String]) -> Condition {
         match c {
-            Condition::And(p) => {
-                Condition::And(p.iter().map(|x| rename(x, prefix, names)).collect())
-            }
+            Condition::And(p) => Condition::And(p.iter().map(|x| rename(x, prefix, names)).collect()),
             Condition::Or(p) => Condition::Or(p.iter().map(|x| rename(x, prefix, names)).collect()),
             Condition::Not(x) => Condition::Not(Box::new(rename(x, prefix, names))),
             Condition::Search(n) => Condition::Search(format!("{prefix}{n}")),
-            Condition::Of(q, OfTarget::Pattern(p)) => {
-                Condition::Of(*q, OfTarget::Pattern(format!("{prefix}{p}")))
-            }
+            Condition::Of(q, OfTarget::Pattern(p)) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}{p}"))),
             Condition::Of(q, OfTarget::Them) => {
                 let all: Vec<Condition> = names
                     .iter()
@@ -1429,21 +1388,13 @@ fn apply_filter(filter: &FilterRule, rule: &mut Rule) {
                 match q {
                     Quantifier::All => Condition::And(all),
                     Quantifier::AtLeast(1) => Condition::Or(all),
-                    Quantifier::AtLeast(_) => {
-                        Condition::Of(*q, OfTarget::Pattern(format!("{prefix}*")))
-                    }
+                    Quantifier::AtLeast(_) => Condition::Of(*q, OfTarget::Pattern(format!("{prefix}*"))),
                 }
             }
         }
     }
-    let filter_condition = Condition::Or(
-        filter
-            .detection
-            .conditions
-            .iter()
-            .map(|c| rename(c, &prefix, &names))
-            .collect(),
-    );
+    let filter_condition =
+        Condition::Or(filter.detection.conditions.iter().map(|c| rename(c, &prefix, &names)).collect());
     let original = Condition::Or(std::mem::take(&mut rule.detection.conditions));
     rule.detection.conditions = vec![Condition::And(vec![original, filter_condition])];
 }
@@ -1466,9 +1417,6 @@ mod tests {
         assert_eq!(required_literal(r"foo\d+barbaz").as_deref(), Some("barbaz"));
         assert_eq!(required_literal(r"(abc|def)"), None);
         assert_eq!(required_literal(r"x+"), None);
-        assert_eq!(
-            required_literal(r"^C:\\Windows\\.*\.exe$").as_deref(),
-            Some("c:\\windows\\")
-        );
+        assert_eq!(required_literal(r"^C:\\Windows\\.*\.exe$").as_deref(), Some("c:\\windows\\"));
     }
 }

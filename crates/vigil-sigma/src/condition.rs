@@ -40,15 +40,11 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, RuleError> {
                 i += 1;
             }
             b'|' => {
-                return Err(RuleError::DeprecatedAggregation(
-                    text[i..].trim().to_string(),
-                ));
+                return Err(RuleError::DeprecatedAggregation(text[i..].trim().to_string()));
             }
             _ => {
                 let start = i;
-                while i < bytes.len()
-                    && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'|')
-                {
+                while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'(' | b')' | b'|') {
                     i += 1;
                 }
                 let word = &text[start..i];
@@ -59,20 +55,12 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, RuleError> {
                     "of" => Token::Of,
                     "all" => Token::All,
                     "them" => Token::Them,
-                    "near" => {
-                        return Err(RuleError::DeprecatedAggregation(
-                            text[start..].trim().to_string(),
-                        ))
-                    }
-                    _ if word.bytes().all(|c| c.is_ascii_digit()) => {
-                        Token::Number(word.parse().map_err(|_| {
-                            RuleError::Condition(format!("number `{word}` out of range"))
-                        })?)
-                    }
+                    "near" => return Err(RuleError::DeprecatedAggregation(text[start..].trim().to_string())),
+                    _ if word.bytes().all(|c| c.is_ascii_digit()) => Token::Number(
+                        word.parse().map_err(|_| RuleError::Condition(format!("number `{word}` out of range")))?,
+                    ),
                     _ => {
-                        if !word.bytes().all(|c| {
-                            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'*' | b'.')
-                        }) {
+                        if !word.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'*' | b'.')) {
                             return Err(RuleError::Condition(format!("unexpected `{word}`")));
                         }
                         Token::Ident(word)
@@ -88,25 +76,16 @@ fn tokenize(text: &str) -> Result<Vec<Token<'_>>, RuleError> {
 /// Parses one condition string.
 pub fn parse_condition(text: &str) -> Result<Condition, RuleError> {
     if text.len() > MAX_CONDITION_LEN {
-        return Err(RuleError::Limit(format!(
-            "condition longer than {MAX_CONDITION_LEN} bytes"
-        )));
+        return Err(RuleError::Limit(format!("condition longer than {MAX_CONDITION_LEN} bytes")));
     }
     let tokens = tokenize(text)?;
     if tokens.is_empty() {
         return Err(RuleError::Condition("empty condition".into()));
     }
-    let mut parser = Parser {
-        tokens,
-        pos: 0,
-        depth: 0,
-    };
+    let mut parser = Parser { tokens, pos: 0, depth: 0 };
     let condition = parser.or()?;
     if let Some(token) = parser.tokens.get(parser.pos) {
-        return Err(RuleError::Condition(format!(
-            "unexpected {} after a complete expression",
-            describe(token)
-        )));
+        return Err(RuleError::Condition(format!("unexpected {} after a complete expression", describe(token))));
     }
     Ok(condition)
 }
@@ -149,11 +128,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.pop().unwrap()
-        } else {
-            Condition::Or(parts)
-        })
+        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Condition::Or(parts) })
     }
 
     fn and(&mut self) -> Result<Condition, RuleError> {
@@ -162,19 +137,13 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             parts.push(self.unary()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.pop().unwrap()
-        } else {
-            Condition::And(parts)
-        })
+        Ok(if parts.len() == 1 { parts.pop().unwrap() } else { Condition::And(parts) })
     }
 
     fn unary(&mut self) -> Result<Condition, RuleError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(RuleError::Limit(format!(
-                "condition nested deeper than {MAX_DEPTH}"
-            )));
+            return Err(RuleError::Limit(format!("condition nested deeper than {MAX_DEPTH}")));
         }
         let result = self.unary_inner();
         self.depth -= 1;
@@ -188,10 +157,7 @@ impl<'a> Parser<'a> {
                 let inner = self.or()?;
                 match self.next() {
                     Some(Token::Close) => Ok(inner),
-                    Some(t) => Err(RuleError::Condition(format!(
-                        "expected `)`, found {}",
-                        describe(&t)
-                    ))),
+                    Some(t) => Err(RuleError::Condition(format!("expected `)`, found {}", describe(&t)))),
                     None => Err(RuleError::Condition("missing `)`".into())),
                 }
             }
@@ -211,27 +177,17 @@ impl<'a> Parser<'a> {
     fn of(&mut self, quantifier: Quantifier) -> Result<Condition, RuleError> {
         match self.next() {
             Some(Token::Of) => {}
-            Some(t) => {
-                return Err(RuleError::Condition(format!(
-                    "expected `of`, found {}",
-                    describe(&t)
-                )))
-            }
+            Some(t) => return Err(RuleError::Condition(format!("expected `of`, found {}", describe(&t)))),
             None => return Err(RuleError::Condition("expected `of`".into())),
         }
         match self.next() {
             Some(Token::Them) => Ok(Condition::Of(quantifier, OfTarget::Them)),
-            Some(Token::Ident(pattern)) => Ok(Condition::Of(
-                quantifier,
-                OfTarget::Pattern(pattern.to_string()),
-            )),
+            Some(Token::Ident(pattern)) => Ok(Condition::Of(quantifier, OfTarget::Pattern(pattern.to_string()))),
             Some(t) => Err(RuleError::Condition(format!(
                 "expected `them` or a search identifier pattern after `of`, found {}",
                 describe(&t)
             ))),
-            None => Err(RuleError::Condition(
-                "expected `them` or a pattern after `of`".into(),
-            )),
+            None => Err(RuleError::Condition("expected `them` or a pattern after `of`".into())),
         }
     }
 }
@@ -247,22 +203,13 @@ mod tests {
     #[test]
     fn precedence_is_not_then_and_then_or() {
         let c = parse_condition("a or not b and c").unwrap();
-        assert_eq!(
-            c,
-            Condition::Or(vec![
-                s("a"),
-                Condition::And(vec![Condition::Not(Box::new(s("b"))), s("c")])
-            ])
-        );
+        assert_eq!(c, Condition::Or(vec![s("a"), Condition::And(vec![Condition::Not(Box::new(s("b"))), s("c")])]));
     }
 
     #[test]
     fn parentheses_override_precedence() {
         let c = parse_condition("(a or b) and c").unwrap();
-        assert_eq!(
-            c,
-            Condition::And(vec![Condition::Or(vec![s("a"), s("b")]), s("c")])
-        );
+        assert_eq!(c, Condition::And(vec![Condition::Or(vec![s("a"), s("b")]), s("c")]));
     }
 
     #[test]
@@ -271,18 +218,12 @@ mod tests {
             parse_condition("1 of sel*").unwrap(),
             Condition::Of(Quantifier::AtLeast(1), OfTarget::Pattern("sel*".into()))
         );
-        assert_eq!(
-            parse_condition("all of them").unwrap(),
-            Condition::Of(Quantifier::All, OfTarget::Them)
-        );
+        assert_eq!(parse_condition("all of them").unwrap(), Condition::Of(Quantifier::All, OfTarget::Them));
         assert_eq!(
             parse_condition("2 of x_* and not 1 of filter_*").unwrap(),
             Condition::And(vec![
                 Condition::Of(Quantifier::AtLeast(2), OfTarget::Pattern("x_*".into())),
-                Condition::Not(Box::new(Condition::Of(
-                    Quantifier::AtLeast(1),
-                    OfTarget::Pattern("filter_*".into())
-                ))),
+                Condition::Not(Box::new(Condition::Of(Quantifier::AtLeast(1), OfTarget::Pattern("filter_*".into())))),
             ])
         );
     }
@@ -297,9 +238,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in [
-            "", "a and", "(a", "a)", "and a", "1 of", "all them", "a b", "0 of x", "a $ b",
-        ] {
+        for bad in ["", "a and", "(a", "a)", "and a", "1 of", "all them", "a b", "0 of x", "a $ b"] {
             assert!(parse_condition(bad).is_err(), "{bad:?} should be rejected");
         }
     }

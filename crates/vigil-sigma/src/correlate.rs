@@ -4,9 +4,7 @@
 //! correlations that reference them.
 
 use crate::compile::{GroupSource, RuleIdx, RuleSet};
-use crate::correlation::{
-    CorrelationEngine, CorrelationHit, CorrelationSpec, GroupValue, Observation,
-};
+use crate::correlation::{CorrelationEngine, CorrelationHit, CorrelationSpec, GroupValue, Observation};
 use crate::eval::Evaluator;
 
 /// An observation extracted from one event, owned so it can cross threads.
@@ -41,12 +39,7 @@ impl Evaluator<'_> {
     /// Observations for every correlation fed by the rules in `matched`, read from the
     /// event just evaluated. Events without a usable timestamp cannot be placed in a
     /// window and are skipped.
-    pub fn correlation_observations(
-        &self,
-        matched: &[RuleIdx],
-        event_ref: u64,
-        out: &mut Vec<PendingObservation>,
-    ) {
+    pub fn correlation_observations(&self, matched: &[RuleIdx], event_ref: u64, out: &mut Vec<PendingObservation>) {
         let set = self.rule_set();
         if set.correlations.is_empty() {
             return;
@@ -54,8 +47,7 @@ impl Evaluator<'_> {
         let mut timestamp = None;
         for &rule in matched {
             for &(correlation, input) in &set.rule_feeds[rule as usize] {
-                let ts = *timestamp
-                    .get_or_insert_with(|| self.timestamp().map(|t| t.timestamp_millis()));
+                let ts = *timestamp.get_or_insert_with(|| self.timestamp().map(|t| t.timestamp_millis()));
                 let Some(ts) = ts else { continue };
                 let spec = &set.correlations[correlation as usize].inputs[input as usize];
                 let doc = self.document();
@@ -70,22 +62,10 @@ impl Evaluator<'_> {
                 let value = if spec.value_fields.is_empty() {
                     None
                 } else {
-                    let parts: Vec<&str> = spec
-                        .value_fields
-                        .iter()
-                        .filter_map(|f| doc.first_text(*f))
-                        .collect();
-                    (parts.len() == spec.value_fields.len())
-                        .then(|| parts.join(&KEY_SEPARATOR.to_string()))
+                    let parts: Vec<&str> = spec.value_fields.iter().filter_map(|f| doc.first_text(*f)).collect();
+                    (parts.len() == spec.value_fields.len()).then(|| parts.join(&KEY_SEPARATOR.to_string()))
                 };
-                out.push(PendingObservation {
-                    correlation,
-                    input,
-                    timestamp_ms: ts,
-                    group,
-                    value,
-                    event_ref,
-                });
+                out.push(PendingObservation { correlation, input, timestamp_ms: ts, group, value, event_ref });
             }
         }
     }
@@ -110,11 +90,7 @@ impl<'r> Correlator<'r> {
                 condition: c.condition.clone(),
             })
             .collect();
-        Correlator {
-            set,
-            engine: CorrelationEngine::new(specs),
-            hits: Vec::new(),
-        }
+        Correlator { set, engine: CorrelationEngine::new(specs), hits: Vec::new() }
     }
 
     pub fn engine(&self) -> &CorrelationEngine {
@@ -152,12 +128,7 @@ impl<'r> Correlator<'r> {
         }
     }
 
-    fn handle(
-        &mut self,
-        hits: Vec<CorrelationHit>,
-        out: &mut Vec<CorrelationDetection>,
-        depth: usize,
-    ) {
+    fn handle(&mut self, hits: Vec<CorrelationHit>, out: &mut Vec<CorrelationDetection>, depth: usize) {
         for hit in hits {
             let correlation = &self.set.correlations[hit.correlation];
             if correlation.emit {
@@ -189,9 +160,7 @@ impl<'r> Correlator<'r> {
                     .group
                     .iter()
                     .map(|g| match g {
-                        GroupSource::InnerColumn(i) => {
-                            hit.group.get(*i).cloned().unwrap_or(GroupValue::Missing)
-                        }
+                        GroupSource::InnerColumn(i) => hit.group.get(*i).cloned().unwrap_or(GroupValue::Missing),
                         _ => GroupValue::Missing,
                     })
                     .collect();

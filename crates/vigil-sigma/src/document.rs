@@ -91,6 +91,10 @@ struct Entry {
     start: u32,
     end: u32,
     number: f64,
+    /// Named from `Event.System`: shadowed by an EventData / UserData value of the same
+    /// name (`Channel` of a LogFileCleared event is the cleared log, and that is what
+    /// rules mean; routing reads `Event.System.Channel` by path).
+    system: bool,
 }
 
 /// One value of a field in the current event.
@@ -157,17 +161,8 @@ impl Document {
         }
         self.path.clear();
         let mut de = serde_json::Deserializer::from_str(json);
-        let walker = Walker {
-            table,
-            doc: self,
-            depth: 0,
-        };
-        let result = ValueSeed {
-            walker,
-            ids: [None, None],
-            hoist: Hoist::Top,
-        }
-        .deserialize(&mut de);
+        let walker = Walker { table, doc: self, depth: 0 };
+        let result = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top, system: false }.deserialize(&mut de);
         result.and_then(|_| de.end())
     }
 
@@ -179,17 +174,8 @@ impl Document {
             self.heads.resize(table.len(), 0);
         }
         self.path.clear();
-        let walker = Walker {
-            table,
-            doc: self,
-            depth: 0,
-        };
-        let _ = ValueSeed {
-            walker,
-            ids: [None, None],
-            hoist: Hoist::Top,
-        }
-        .deserialize(value);
+        let walker = Walker { table, doc: self, depth: 0 };
+        let _ = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top, system: false }.deserialize(value);
     }
 
     /// Adds a value programmatically (decoders that build views without JSON text).
@@ -199,7 +185,7 @@ impl Document {
                 self.heads.resize(table.len(), 0);
             }
             let (start, end) = self.push_text(value);
-            self.push_entry(id, Kind::Str, start, end, 0.0);
+            self.push_entry(id, Kind::Str, start, end, 0.0, false);
         }
     }
 
@@ -209,18 +195,20 @@ impl Document {
         (start, self.text.len() as u32)
     }
 
-    fn push_entry(&mut self, id: FieldId, kind: Kind, start: u32, end: u32, number: f64) {
+    fn push_entry(&mut self, id: FieldId, kind: Kind, start: u32, end: u32, number: f64, system: bool) {
         let head = &mut self.heads[id as usize];
         if *head == 0 {
             self.touched.push(id);
+        } else {
+            let head_is_system = self.entries[*head as usize - 1].system;
+            if system && !head_is_system {
+                return;
+            }
+            if !system && head_is_system {
+                *head = 0;
+            }
         }
-        self.entries.push(Entry {
-            next: *head,
-            kind,
-            start,
-            end,
-            number,
-        });
+        self.entries.push(Entry { next: *head, kind, start, end, number, system });
         *head = self.entries.len() as u32;
     }
 
@@ -231,10 +219,7 @@ impl Document {
 
     /// The values of a field (several when it came from an array or from several paths).
     pub fn values(&self, id: FieldId) -> FieldValues<'_> {
-        FieldValues {
-            doc: self,
-            next: self.heads.get(id as usize).copied().unwrap_or(0),
-        }
+        FieldValues { doc: self, next: self.heads.get(id as usize).copied().unwrap_or(0) }
     }
 
     /// The first scalar text of a field.
@@ -262,11 +247,7 @@ impl<'a> Iterator for FieldValues<'a> {
         }
         let e = self.doc.entries[self.next as usize - 1];
         self.next = e.next;
-        Some(FieldValue {
-            kind: e.kind,
-            text: &self.doc.text[e.start as usize..e.end as usize],
-            number: e.number,
-        })
+        Some(FieldValue { kind: e.kind, text: &self.doc.text[e.start as usize..e.end as usize], number: e.number })
     }
 }
 
@@ -282,8 +263,8 @@ enum Hoist {
     /// Inside a top-level object other than `Event`: children are also named by key.
     TopChild,
     /// Children are named by their key (`System`, `EventData`, the inner level of
-    /// `UserData`).
-    Named,
+    /// `UserData`); `system` when inside `System`.
+    Named { system: bool },
     /// Inside `UserData`: one wrapper element before the named fields.
     UserData,
     /// Inside a named object (`Provider`, `TimeCreated`, an EventData element with
@@ -291,7 +272,7 @@ enum Hoist {
     Within { start: u32, end: u32, system: bool },
     /// Inside `#attributes` of a System element `path[start..end]`: children are named
     /// `<element>_<attribute>`.
-    Attributes { start: u32, end: u32 },
+    Attributes { start: u32, end: u32, system: bool },
 }
 
 struct Walker<'t, 'd> {
@@ -302,18 +283,17 @@ struct Walker<'t, 'd> {
 
 struct ValueSeed<'t, 'd> {
     walker: Walker<'t, 'd>,
+    /// The value's dotted-path field, and its flat (hoisted) name field.
     ids: [Option<FieldId>; 2],
     hoist: Hoist,
+    /// The flat name comes from `Event.System`.
+    system: bool,
 }
 
 // Re-borrowing helper: seeds consume a Walker by value; nested ones borrow the doc.
 impl<'t> Walker<'t, '_> {
     fn reborrow(&mut self) -> Walker<'t, '_> {
-        Walker {
-            table: self.table,
-            doc: self.doc,
-            depth: self.depth,
-        }
+        Walker { table: self.table, doc: self.doc, depth: self.depth }
     }
 }
 
@@ -332,14 +312,21 @@ impl ValueSeed<'_, '_> {
             return;
         }
         let (start, end) = self.walker.doc.push_text(text);
-        for id in [a, b].into_iter().flatten() {
-            self.walker.doc.push_entry(id, kind, start, end, number);
+        if let Some(id) = a {
+            self.walker.doc.push_entry(id, kind, start, end, number, false);
+        }
+        if let Some(id) = b {
+            self.walker.doc.push_entry(id, kind, start, end, number, self.system);
         }
     }
 
     fn mark_complex(&mut self) {
-        for id in self.ids.into_iter().flatten() {
-            self.walker.doc.push_entry(id, Kind::Complex, 0, 0, 0.0);
+        let [a, b] = self.ids;
+        if let Some(id) = a {
+            self.walker.doc.push_entry(id, Kind::Complex, 0, 0, 0.0, false);
+        }
+        if let Some(id) = b {
+            self.walker.doc.push_entry(id, Kind::Complex, 0, 0, 0.0, self.system);
         }
     }
 
@@ -348,8 +335,7 @@ impl ValueSeed<'_, '_> {
         match self.hoist {
             Hoist::Off => {
                 let p = &self.walker.doc.path;
-                !self.walker.table.prefixes.is_empty()
-                    && self.walker.table.prefixes.contains(p.as_str())
+                !self.walker.table.prefixes.is_empty() && self.walker.table.prefixes.contains(p.as_str())
             }
             _ => true,
         }
@@ -414,12 +400,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         let descends = self.descends();
         self.walker.depth += 1;
         loop {
-            let seed = ElementSeed {
-                walker: self.walker.reborrow(),
-                ids: element_ids,
-                hoist,
-                descends,
-            };
+            let seed =
+                ElementSeed { walker: self.walker.reborrow(), ids: element_ids, hoist, system: self.system, descends };
             if seq.next_element_seed(seed)?.is_none() {
                 break;
             }
@@ -442,20 +424,13 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         let base_len = self.walker.doc.path.len();
         let separator = !matches!(self.hoist, Hoist::Top);
         loop {
-            let key_seed = KeySeed {
-                doc: &mut *self.walker.doc,
-                separator,
-            };
+            let key_seed = KeySeed { doc: &mut *self.walker.doc, separator };
             if map.next_key_seed(key_seed)?.is_none() {
                 break;
             }
             let key_start = base_len + separator as usize;
-            let (ids, child_hoist) = self.child(key_start);
-            let seed = ValueSeed {
-                walker: self.walker.reborrow(),
-                ids,
-                hoist: child_hoist,
-            };
+            let (ids, child_hoist, system) = self.child(key_start);
+            let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist, system };
             map.next_value_seed(seed)?;
             self.walker.doc.path.truncate(base_len);
         }
@@ -466,7 +441,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
 
 impl ValueSeed<'_, '_> {
     /// Field ids and hoisting state for the key just appended at `path[key_start..]`.
-    fn child(&mut self, key_start: usize) -> ([Option<FieldId>; 2], Hoist) {
+    /// Also whether the flat name comes from `Event.System`.
+    fn child(&mut self, key_start: usize) -> ([Option<FieldId>; 2], Hoist, bool) {
         let table = self.walker.table;
         let doc = &mut *self.walker.doc;
         let path = doc.path.as_str();
@@ -477,40 +453,22 @@ impl ValueSeed<'_, '_> {
             // Top-level objects of flat Windows events (`UserData` wrappers flattened
             // to the top, e.g. `Operation_ClientFailure: {Operation: …}`) name their
             // children like `UserData` does; dotted paths still take precedence.
-            Hoist::Top => (
-                None,
-                if key == "event" {
-                    Hoist::Event
-                } else {
-                    Hoist::TopChild
-                },
-            ),
+            Hoist::Top => (None, if key == "event" { Hoist::Event } else { Hoist::TopChild }),
             Hoist::Event => match key {
-                "system" | "eventdata" => (None, Hoist::Named),
+                "system" => (None, Hoist::Named { system: true }),
+                "eventdata" => (None, Hoist::Named { system: false }),
                 "userdata" => (None, Hoist::UserData),
                 _ => (None, Hoist::Off),
             },
-            Hoist::UserData => (None, Hoist::Named),
-            Hoist::Named => (
-                Some(key),
-                Hoist::Within {
-                    start,
-                    end,
-                    system: true,
-                },
-            ),
+            Hoist::UserData => (None, Hoist::Named { system: false }),
+            Hoist::Named { system } => (Some(key), Hoist::Within { start, end, system }),
             Hoist::TopChild => (Some(key), Hoist::Off),
-            Hoist::Within {
-                start: s,
-                end: e,
-                system,
-            } => match key {
-                "#attributes" => (None, Hoist::Attributes { start: s, end: e }),
+            Hoist::Within { start: s, end: e, system } => match key {
+                "#attributes" => (None, Hoist::Attributes { start: s, end: e, system }),
                 "#text" => (Some(&path[s as usize..e as usize]), Hoist::Off),
-                _ if system => (None, Hoist::Off),
                 _ => (None, Hoist::Off),
             },
-            Hoist::Attributes { start: s, end: e } => {
+            Hoist::Attributes { start: s, end: e, .. } => {
                 doc.name.clear();
                 doc.name.push_str(&path[s as usize..e as usize]);
                 doc.name.push('_');
@@ -519,10 +477,12 @@ impl ValueSeed<'_, '_> {
             }
             Hoist::Off => (None, Hoist::Off),
         };
-        let by_name = flat_name
-            .and_then(|n| table.get_lower(n))
-            .filter(|id| Some(*id) != by_path);
-        ([by_path, by_name], hoist)
+        let by_name = flat_name.and_then(|n| table.get_lower(n)).filter(|id| Some(*id) != by_path);
+        let from_system = match self.hoist {
+            Hoist::Named { system } | Hoist::Within { system, .. } | Hoist::Attributes { system, .. } => system,
+            _ => false,
+        };
+        ([by_path, by_name], hoist, from_system)
     }
 }
 
@@ -530,6 +490,7 @@ struct ElementSeed<'t, 'd> {
     walker: Walker<'t, 'd>,
     ids: [Option<FieldId>; 2],
     hoist: Hoist,
+    system: bool,
     descends: bool,
 }
 
@@ -541,12 +502,7 @@ impl<'de> DeserializeSeed<'de> for ElementSeed<'_, '_> {
             IgnoredAny::deserialize(de).map(|_| ())
         } else {
             // Elements don't re-mark the field as complex; scalars become values.
-            ValueSeed {
-                walker: self.walker,
-                ids: self.ids,
-                hoist: self.hoist,
-            }
-            .deserialize(de)
+            ValueSeed { walker: self.walker, ids: self.ids, hoist: self.hoist, system: self.system }.deserialize(de)
         }
     }
 }
@@ -598,27 +554,16 @@ mod tests {
     }
 
     fn texts(doc: &Document, t: &FieldTable, name: &str) -> Vec<String> {
-        let mut v: Vec<String> = doc
-            .values(t.get(name).unwrap())
-            .filter(|v| v.is_scalar())
-            .map(|v| v.text.to_string())
-            .collect();
+        let mut v: Vec<String> =
+            doc.values(t.get(name).unwrap()).filter(|v| v.is_scalar()).map(|v| v.text.to_string()).collect();
         v.sort();
         v
     }
 
     #[test]
     fn flat_and_nested_windows_shapes_give_the_same_fields() {
-        let t = table(&[
-            "Image",
-            "EventID",
-            "Provider_Name",
-            "Channel",
-            "TimeCreated_SystemTime",
-            "Param1",
-        ]);
-        let flat =
-            r#"{"Channel":"Security","EventID":4688,"Image":"C:\\x.exe","Provider_Name":"P"}"#;
+        let t = table(&["Image", "EventID", "Provider_Name", "Channel", "TimeCreated_SystemTime", "Param1"]);
+        let flat = r#"{"Channel":"Security","EventID":4688,"Image":"C:\\x.exe","Provider_Name":"P"}"#;
         let nested = r##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"P","Guid":"g"}},"EventID":4688,"Channel":"Security","TimeCreated":{"#attributes":{"SystemTime":"2024-01-01T00:00:00Z"}}},"EventData":{"Image":"C:\\x.exe"}}}"##;
         let mut d = Document::new();
         for json in [flat, nested] {
@@ -628,45 +573,41 @@ mod tests {
             assert_eq!(texts(&d, &t, "Provider_Name"), vec!["P"]);
             assert_eq!(texts(&d, &t, "Channel"), vec!["Security"]);
         }
-        assert_eq!(
-            texts(&d, &t, "TimeCreated_SystemTime"),
-            vec!["2024-01-01T00:00:00Z"]
-        );
-        let userdata =
-            r#"{"Event":{"System":{"EventID":1},"UserData":{"Wrapper":{"Param1":"v"}}}}"#;
+        assert_eq!(texts(&d, &t, "TimeCreated_SystemTime"), vec!["2024-01-01T00:00:00Z"]);
+        let userdata = r#"{"Event":{"System":{"EventID":1},"UserData":{"Wrapper":{"Param1":"v"}}}}"#;
         d.load_json(&t, userdata).unwrap();
         assert_eq!(texts(&d, &t, "Param1"), vec!["v"]);
     }
 
     #[test]
+    fn event_data_shadows_system_values_of_the_same_name() {
+        let t = table(&["Channel", "Event.System.Channel"]);
+        let cleared = r#"{"Event":{"System":{"Channel":"System","EventID":104},"UserData":{"LogFileCleared":{"Channel":"Application"}}}}"#;
+        let mut d = Document::new();
+        d.load_json(&t, cleared).unwrap();
+        assert_eq!(texts(&d, &t, "Channel"), vec!["Application"]);
+        assert_eq!(texts(&d, &t, "Event.System.Channel"), vec!["System"]);
+        // Order-independent: data first, then System.
+        let reversed =
+            r#"{"Event":{"UserData":{"LogFileCleared":{"Channel":"Application"}},"System":{"Channel":"System"}}}"#;
+        d.load_json(&t, reversed).unwrap();
+        assert_eq!(texts(&d, &t, "Channel"), vec!["Application"]);
+    }
+
+    #[test]
     fn dotted_paths_arrays_and_kinds() {
-        let t = table(&[
-            "objectRef.resource",
-            "user.groups",
-            "a.b",
-            "n",
-            "f",
-            "z",
-            "missing",
-            "obj",
-        ]);
+        let t = table(&["objectRef.resource", "user.groups", "a.b", "n", "f", "z", "missing", "obj"]);
         let json = r#"{"objectRef":{"resource":"pods"},"user":{"groups":["system:masters","x"]},"a":[{"b":1},{"b":2}],"n":null,"f":1.5,"z":false,"obj":{"k":1}}"#;
         let mut d = Document::new();
         d.load_json(&t, json).unwrap();
         assert_eq!(texts(&d, &t, "objectRef.resource"), vec!["pods"]);
         assert_eq!(texts(&d, &t, "user.groups"), vec!["system:masters", "x"]);
         assert_eq!(texts(&d, &t, "a.b"), vec!["1", "2"]);
-        assert_eq!(
-            d.values(t.get("n").unwrap()).next().unwrap().kind,
-            Kind::Null
-        );
+        assert_eq!(d.values(t.get("n").unwrap()).next().unwrap().kind, Kind::Null);
         assert_eq!(texts(&d, &t, "f"), vec!["1.5"]);
         assert_eq!(texts(&d, &t, "z"), vec!["false"]);
         assert!(!d.has(t.get("missing").unwrap()));
-        assert_eq!(
-            d.values(t.get("obj").unwrap()).next().unwrap().kind,
-            Kind::Complex
-        );
+        assert_eq!(d.values(t.get("obj").unwrap()).next().unwrap().kind, Kind::Complex);
         // Reuse clears the previous event.
         d.load_json(&t, r#"{"n":1}"#).unwrap();
         assert!(!d.has(t.get("objectRef.resource").unwrap()));

@@ -29,10 +29,7 @@ pub enum RuleError {
     #[error("missing required field `{0}`")]
     Missing(&'static str),
     #[error("field `{field}` has the wrong type: {expected}")]
-    Type {
-        field: String,
-        expected: &'static str,
-    },
+    Type { field: String, expected: &'static str },
     #[error("unknown modifier `{0}`")]
     UnknownModifier(String),
     #[error("invalid modifier combination: {0}")]

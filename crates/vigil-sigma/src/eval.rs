@@ -29,6 +29,8 @@ fn position_bit(p: Position) -> u8 {
 #[derive(Debug)]
 struct Bucket {
     members: Vec<u64>,
+    /// Fields some member reads literals of: the only ones worth scanning.
+    scanned: Vec<bool>,
     /// Members without a trigger: evaluated on every event of the route.
     untriggered: Vec<RuleIdx>,
     is_empty: bool,
@@ -72,7 +74,8 @@ pub struct Evaluator<'r> {
     declared_buckets: FxHashMap<LogSource, Rc<Bucket>>,
     channel_buf: String,
     lower_buf: String,
-    keyword_texts: Option<Vec<String>>,
+    /// Every value of the event as (text, ASCII-lower-cased text), for keyword items.
+    keyword_texts: Option<Vec<(String, String)>>,
     /// Per keyword-prefilter literal: present in the raw event text (computed lazily).
     keyword_present: Option<Vec<bool>>,
     default_logsource: Option<LogSource>,
@@ -155,24 +158,14 @@ impl<'r> Evaluator<'r> {
     }
 
     /// As [`Evaluator::evaluate_json`], for an already parsed event.
-    pub fn evaluate_value(
-        &mut self,
-        value: &serde_json::Value,
-        declared: Option<&LogSource>,
-        out: &mut Vec<RuleIdx>,
-    ) {
+    pub fn evaluate_value(&mut self, value: &serde_json::Value, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
         self.stats.events += 1;
         self.doc.load_value(&self.set.table, value);
         let text = value.to_string();
         self.evaluate_loaded(&text, declared, out);
     }
 
-    fn evaluate_loaded(
-        &mut self,
-        json: &str,
-        declared: Option<&LogSource>,
-        out: &mut Vec<RuleIdx>,
-    ) {
+    fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
         self.keyword_texts = None;
         self.keyword_present = None;
         let Some(bucket) = self.bucket(declared) else {
@@ -182,7 +175,7 @@ impl<'r> Evaluator<'r> {
         if bucket.is_empty {
             return;
         }
-        self.scan_fields();
+        self.scan_fields(&bucket);
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.rule_epoch.iter_mut().for_each(|e| *e = 0);
@@ -216,12 +209,14 @@ impl<'r> Evaluator<'r> {
     }
 
     /// Runs each present field's automaton once over its values.
-    fn scan_fields(&mut self) {
+    fn scan_fields(&mut self, bucket: &Bucket) {
         let set = self.set;
         for &field in self.doc.present_fields() {
-            let Some((ac, pids)) = set.automata.get(field as usize).and_then(|a| a.as_ref()) else {
+            if !bucket.scanned[field as usize] {
                 continue;
-            };
+            }
+            let automaton = set.automata.get(field as usize).and_then(|a| a.as_ref());
+            let exact = &set.exact[field as usize];
             for value in self.doc.values(field) {
                 if !value.is_scalar() {
                     continue;
@@ -234,25 +229,38 @@ impl<'r> Evaluator<'r> {
                 } else {
                     value.text
                 };
+                if !exact.is_empty() {
+                    if let Some(pids) = exact.get(hay) {
+                        for &pid in pids.iter() {
+                            let slot = &mut self.flags[pid as usize];
+                            if *slot == 0 {
+                                self.fired.push(pid);
+                            }
+                            *slot |= EXACT;
+                        }
+                    }
+                }
+                let Some((automaton, pids)) = automaton else { continue };
                 let len = hay.len();
-                for m in ac.find_overlapping_iter(hay) {
-                    let pid = pids[m.pattern().as_usize()];
+                let (flags, fired) = (&mut self.flags, &mut self.fired);
+                automaton.for_each_match(hay.as_bytes(), |pattern, start, end| {
+                    let pid = pids[pattern];
                     let mut bits = CONTAINS;
-                    if m.start() == 0 {
+                    if start == 0 {
                         bits |= PREFIX;
                     }
-                    if m.end() == len {
+                    if end == len {
                         bits |= SUFFIX;
-                        if m.start() == 0 {
+                        if start == 0 {
                             bits |= EXACT;
                         }
                     }
-                    let slot = &mut self.flags[pid as usize];
+                    let slot = &mut flags[pid as usize];
                     if *slot == 0 {
-                        self.fired.push(pid);
+                        fired.push(pid);
                     }
                     *slot |= bits;
-                }
+                });
             }
         }
     }
@@ -260,7 +268,8 @@ impl<'r> Evaluator<'r> {
     fn bucket(&mut self, declared: Option<&LogSource>) -> Option<Rc<Bucket>> {
         let set = self.set;
         if let Some(ls) = declared.or(self.default_logsource.as_ref()) {
-            if !ls.is_empty() && (declared.is_some() || !self.doc.has(set.channel_field)) {
+            let windows = self.doc.has(set.channel_field) || self.doc.has(set.system_channel_field);
+            if !ls.is_empty() && (declared.is_some() || !windows) {
                 if let Some(b) = self.declared_buckets.get(ls) {
                     return Some(b.clone());
                 }
@@ -271,35 +280,26 @@ impl<'r> Evaluator<'r> {
                 return Some(b);
             }
         }
-        let channel = self.doc.first_text(set.channel_field)?;
-        let event_id = self
-            .doc
-            .values(set.event_id_field)
-            .find_map(|v| v.as_number())
-            .map(|n| n as i64)
-            .unwrap_or(i64::MIN);
+        let channel =
+            self.doc.first_text(set.system_channel_field).or_else(|| self.doc.first_text(set.channel_field))?;
+        let event_id =
+            self.doc.values(set.event_id_field).find_map(|v| v.as_number()).map(|n| n as i64).unwrap_or(i64::MIN);
         self.channel_buf.clear();
         self.channel_buf.push_str(channel);
         self.channel_buf.make_ascii_lowercase();
-        if let Some(b) = self
-            .windows_buckets
-            .get(self.channel_buf.as_str())
-            .and_then(|m| m.get(&event_id))
-        {
+        if let Some(b) = self.windows_buckets.get(self.channel_buf.as_str()).and_then(|m| m.get(&event_id)) {
             return Some(b.clone());
         }
         let channel = self.channel_buf.clone();
-        let b =
-            Rc::new(build_bucket(set, |rule| {
-                rule.route.windows_any
-                    || rule.route.windows.iter().any(|(c, ids)| {
-                        **c == *channel && (ids.is_empty() || ids.contains(&event_id))
-                    })
-            }));
-        self.windows_buckets
-            .entry(channel)
-            .or_default()
-            .insert(event_id, b.clone());
+        let b = Rc::new(build_bucket(set, |rule| {
+            rule.route.windows_any
+                || rule
+                    .route
+                    .windows
+                    .iter()
+                    .any(|(c, ids)| **c == *channel && (ids.is_empty() || ids.contains(&event_id)))
+        }));
+        self.windows_buckets.entry(channel).or_default().insert(event_id, b.clone());
         Some(b)
     }
 
@@ -334,20 +334,12 @@ impl<'r> Evaluator<'r> {
         };
         if item.negate {
             let present = self.doc.values(field).any(|v| v.is_scalar());
-            return present
-                && !item
-                    .values
-                    .iter()
-                    .any(|alts| alts.iter().any(|a| self.atom(field, a)));
+            return present && !item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)));
         }
         if item.all {
-            item.values
-                .iter()
-                .all(|alts| alts.iter().any(|a| self.atom(field, a)))
+            item.values.iter().all(|alts| alts.iter().any(|a| self.atom(field, a)))
         } else {
-            item.values
-                .iter()
-                .any(|alts| alts.iter().any(|a| self.atom(field, a)))
+            item.values.iter().any(|alts| alts.iter().any(|a| self.atom(field, a)))
         }
     }
 
@@ -355,8 +347,9 @@ impl<'r> Evaluator<'r> {
         let doc = &self.doc;
         let mut values = doc.values(field);
         match atom {
-            Atom::Pattern { pid, position } => {
-                self.flags[*pid as usize] & position_bit(*position) != 0
+            Atom::Pattern { pid, position } => self.flags[*pid as usize] & position_bit(*position) != 0,
+            Atom::Short { literal, position } => {
+                values.any(|v| v.is_scalar() && short_match(v.text, literal, *position))
             }
             Atom::Empty => values.any(|v| v.kind == Kind::Str && v.text.is_empty()),
             Atom::AnyValue => values.any(|v| v.is_scalar()),
@@ -364,31 +357,15 @@ impl<'r> Evaluator<'r> {
                 let re = &self.set.regexes[*id as usize];
                 values.any(|v| v.is_scalar() && re.is_match(v.text))
             }
-            Atom::Cmp { op, value } => {
-                values.any(|v| v.as_number().is_some_and(|n| op.holds(n, *value)))
-            }
-            Atom::Cidr(net) => values.any(|v| {
-                v.is_scalar()
-                    && v.text
-                        .trim()
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| net.contains(&ip))
-            }),
+            Atom::Cmp { op, value } => values.any(|v| v.as_number().is_some_and(|n| op.holds(n, *value))),
+            Atom::Cidr(net) => values
+                .any(|v| v.is_scalar() && v.text.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| net.contains(&ip))),
             Atom::Exists(b) => doc.has(field) == *b,
             Atom::Null => values.all(|v| v.kind == Kind::Null),
-            Atom::FieldRef {
-                field: other,
-                position,
-                cased,
-            } => values.any(|a| {
-                a.is_scalar()
-                    && doc
-                        .values(*other)
-                        .any(|b| b.is_scalar() && relate(a.text, b.text, *position, *cased))
+            Atom::FieldRef { field: other, position, cased } => values.any(|a| {
+                a.is_scalar() && doc.values(*other).any(|b| b.is_scalar() && relate(a.text, b.text, *position, *cased))
             }),
-            Atom::Time { part, op, value } => {
-                values.any(|v| time_part(&v, *part).is_some_and(|n| op.holds(n, *value)))
-            }
+            Atom::Time { part, op, value } => values.any(|v| time_part(&v, *part).is_some_and(|n| op.holds(n, *value))),
         }
     }
 
@@ -404,19 +381,13 @@ impl<'r> Evaluator<'r> {
                 present
             });
             let possible = |i: usize| {
-                item.keyword_literals[i]
-                    .iter()
-                    .zip(item.values[i].iter())
-                    .any(|(lit, _)| match lit {
-                        Some((_, Some(id))) => present[*id as usize],
-                        _ => true,
-                    })
+                item.keyword_literals[i].iter().zip(item.values[i].iter()).any(|(lit, _)| match lit {
+                    Some((_, Some(id))) => present[*id as usize],
+                    _ => true,
+                })
             };
-            let possible = if item.all {
-                (0..item.values.len()).all(possible)
-            } else {
-                (0..item.values.len()).any(possible)
-            };
+            let possible =
+                if item.all { (0..item.values.len()).all(possible) } else { (0..item.values.len()).any(possible) };
             if !possible {
                 return false;
             }
@@ -426,17 +397,18 @@ impl<'r> Evaluator<'r> {
         }
         let texts = self.keyword_texts.as_deref().unwrap_or_default();
         let value_matches = |i: usize| -> bool {
-            item.values[i]
-                .iter()
-                .zip(item.keyword_literals[i].iter())
-                .any(|(atom, literal)| match (literal, atom) {
-                    (Some((lit, _)), _) => texts.iter().any(|t| contains_ascii_ci(t, lit)),
-                    (None, Atom::Regex { id, .. }) => {
-                        let re = &set.regexes[*id as usize];
-                        texts.iter().any(|t| re.is_match(t))
-                    }
-                    _ => false,
-                })
+            item.values[i].iter().zip(item.keyword_literals[i].iter()).any(|(atom, literal)| match (literal, atom) {
+                // An empty literal only carries a prefilter id: the regex decides.
+                (Some((lit, _)), _) if !lit.is_empty() => {
+                    let finder = memchr::memmem::Finder::new(lit.as_bytes());
+                    texts.iter().any(|t| finder.find(t.1.as_bytes()).is_some())
+                }
+                (_, Atom::Regex { id, .. }) => {
+                    let re = &set.regexes[*id as usize];
+                    texts.iter().any(|t| re.is_match(&t.0))
+                }
+                _ => false,
+            })
         };
         if item.all {
             (0..item.values.len()).all(value_matches)
@@ -449,25 +421,36 @@ impl<'r> Evaluator<'r> {
 fn build_bucket(set: &RuleSet, applies: impl Fn(&crate::compile::CompiledRule) -> bool) -> Bucket {
     let mut members = vec![0u64; set.rules.len().div_ceil(64)];
     let mut untriggered = Vec::new();
+    let mut scanned = vec![false; set.table.len()];
     let mut any = false;
     for (i, rule) in set.rules.iter().enumerate() {
         if applies(rule) {
             members[i / 64] |= 1 << (i % 64);
             any = true;
+            for f in rule.scanned_fields.iter() {
+                scanned[*f as usize] = true;
+            }
             if !rule.has_trigger {
                 untriggered.push(i as RuleIdx);
             }
         }
     }
-    Bucket {
-        members,
-        untriggered,
-        is_empty: !any,
-    }
+    Bucket { members, scanned, untriggered, is_empty: !any }
 }
 
-/// Every scalar value of the event as text: what keyword searches look through.
-fn collect_texts(json: &str) -> Vec<String> {
+/// Every scalar value of the event as text, and lower-cased: what keyword searches
+/// look through.
+fn collect_texts(json: &str) -> Vec<(String, String)> {
+    collect_raw_texts(json)
+        .into_iter()
+        .map(|t| {
+            let lower = t.to_ascii_lowercase();
+            (t, lower)
+        })
+        .collect()
+}
+
+fn collect_raw_texts(json: &str) -> Vec<String> {
     fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
         match v {
             serde_json::Value::String(s) => out.push(s.clone()),
@@ -485,25 +468,23 @@ fn collect_texts(json: &str) -> Vec<String> {
     out
 }
 
-/// ASCII case-insensitive substring search; `needle` is already lower-case.
-fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.len() > h.len() {
+/// ASCII-case-insensitive position check of a short lower-case literal.
+fn short_match(text: &str, literal: &str, position: Position) -> bool {
+    let (t, l) = (text.as_bytes(), literal.as_bytes());
+    if l.len() > t.len() {
         return false;
     }
-    h.windows(n.len())
-        .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    let eq = |a: &[u8]| a.iter().zip(l).all(|(x, y)| x.to_ascii_lowercase() == *y);
+    match position {
+        Position::Exact => t.len() == l.len() && eq(t),
+        Position::Prefix => eq(&t[..l.len()]),
+        Position::Suffix => eq(&t[t.len() - l.len()..]),
+        Position::Contains => t.windows(l.len()).any(eq),
+    }
 }
 
 fn relate(a: &str, b: &str, position: Position, cased: bool) -> bool {
-    let (a, b) = if cased {
-        (a.to_string(), b.to_string())
-    } else {
-        (a.to_lowercase(), b.to_lowercase())
-    };
+    let (a, b) = if cased { (a.to_string(), b.to_string()) } else { (a.to_lowercase(), b.to_lowercase()) };
     match position {
         Position::Exact => a == b,
         Position::Prefix => a.starts_with(&b),

@@ -13,14 +13,13 @@ pub mod correlation;
 pub mod document;
 pub mod error;
 pub mod eval;
+mod literals;
 pub mod loader;
 pub mod parse;
 pub mod pipeline;
 pub mod value;
 
-pub use compile::{
-    Compiled, CompiledCorrelation, CompiledRule, LoadError, LoadWarning, RuleIdx, RuleSet,
-};
+pub use compile::{Compiled, CompiledCorrelation, CompiledRule, LoadError, LoadWarning, RuleIdx, RuleSet};
 pub use document::{Document, FieldTable};
 pub use error::{RuleError, SigmaError};
 pub use eval::{EvalError, EvalStats, Evaluator};

@@ -32,10 +32,7 @@ impl Loaded {
 pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SigmaError> {
     let mut files = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| SigmaError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| SigmaError::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             collect_dir(path, &mut files)?;
         } else {
@@ -47,10 +44,7 @@ pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SigmaError> {
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SigmaError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|source| SigmaError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?
+        .map_err(|source| SigmaError::Io { path: dir.to_path_buf(), source })?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .collect();
@@ -58,10 +52,7 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SigmaError> {
     for path in entries {
         if path.is_dir() {
             collect_dir(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yml" | "yaml")
-        ) {
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
             out.push(path);
         }
     }
@@ -98,9 +89,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SigmaError> {
 pub fn load_text(text: &str, path: Option<&Path>, loaded: &mut Loaded) {
     for (index, result) in parse_documents(text, path) {
         match result {
-            Ok(doc) => loaded
-                .documents
-                .push((path.map(Path::to_path_buf), index, doc)),
+            Ok(doc) => loaded.documents.push((path.map(Path::to_path_buf), index, doc)),
             Err(error) => loaded.errors.push(LoadError {
                 path: path.map(Path::to_path_buf),
                 document: index,

@@ -22,12 +22,7 @@ pub type ParsedDocument = (usize, Result<SigmaDocument, RuleError>);
 /// complete.
 pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument> {
     if text.len() > MAX_RULE_FILE_BYTES {
-        return vec![(
-            0,
-            Err(RuleError::Limit(format!(
-                "rule file larger than {MAX_RULE_FILE_BYTES} bytes"
-            ))),
-        )];
+        return vec![(0, Err(RuleError::Limit(format!("rule file larger than {MAX_RULE_FILE_BYTES} bytes"))))];
     }
     let mut out = Vec::new();
     let mut global: Option<Mapping> = None;
@@ -45,13 +40,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
             Value::Mapping(m) => m,
             Value::Null => continue,
             _ => {
-                out.push((
-                    index,
-                    Err(RuleError::Type {
-                        field: "document".into(),
-                        expected: "a mapping",
-                    }),
-                ));
+                out.push((index, Err(RuleError::Type { field: "document".into(), expected: "a mapping" })));
                 continue;
             }
         };
@@ -68,12 +57,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
             Some("repeat") => {
                 map.remove("action");
                 let Some(prev) = previous.clone() else {
-                    out.push((
-                        index,
-                        Err(RuleError::Value(
-                            "`action: repeat` without a previous document".into(),
-                        )),
-                    ));
+                    out.push((index, Err(RuleError::Value("`action: repeat` without a previous document".into()))));
                     continue;
                 };
                 let mut merged = prev;
@@ -81,12 +65,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
                 map = merged;
             }
             Some(other) => {
-                out.push((
-                    index,
-                    Err(RuleError::Value(format!(
-                        "unknown collection action `{other}`"
-                    ))),
-                ));
+                out.push((index, Err(RuleError::Value(format!("unknown collection action `{other}`")))));
                 continue;
             }
             None => {
@@ -131,25 +110,12 @@ pub fn parse_document(map: &Mapping, source: Option<&Path>) -> Result<SigmaDocum
         return parse_correlation(meta, correlation, map).map(SigmaDocument::Correlation);
     }
     if let Some(filter) = map.get("filter") {
-        let logsource = parse_logsource(
-            map.get("logsource")
-                .ok_or(RuleError::Missing("logsource"))?,
-        )?;
+        let logsource = parse_logsource(map.get("logsource").ok_or(RuleError::Missing("logsource"))?)?;
         return parse_filter(meta, logsource, filter).map(SigmaDocument::Filter);
     }
-    let logsource = parse_logsource(
-        map.get("logsource")
-            .ok_or(RuleError::Missing("logsource"))?,
-    )?;
-    let detection = parse_detection(
-        map.get("detection")
-            .ok_or(RuleError::Missing("detection"))?,
-    )?;
-    Ok(SigmaDocument::Rule(Rule {
-        meta,
-        logsource,
-        detection,
-    }))
+    let logsource = parse_logsource(map.get("logsource").ok_or(RuleError::Missing("logsource"))?)?;
+    let detection = parse_detection(map.get("detection").ok_or(RuleError::Missing("detection"))?)?;
+    Ok(SigmaDocument::Rule(Rule { meta, logsource, detection }))
 }
 
 fn scalar_string(v: &Value) -> Option<String> {
@@ -164,10 +130,7 @@ fn scalar_string(v: &Value) -> Option<String> {
 fn opt_string(map: &Mapping, key: &'static str) -> Result<Option<String>, RuleError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => scalar_string(v).map(Some).ok_or(RuleError::Type {
-            field: key.into(),
-            expected: "a string",
-        }),
+        Some(v) => scalar_string(v).map(Some).ok_or(RuleError::Type { field: key.into(), expected: "a string" }),
     }
 }
 
@@ -177,17 +140,11 @@ fn string_list(map: &Mapping, key: &'static str) -> Result<Vec<String>, RuleErro
         Some(Value::Sequence(items)) => items
             .iter()
             .filter(|v| !v.is_null())
-            .map(|v| {
-                scalar_string(v).ok_or(RuleError::Type {
-                    field: key.into(),
-                    expected: "a list of strings",
-                })
-            })
+            .map(|v| scalar_string(v).ok_or(RuleError::Type { field: key.into(), expected: "a list of strings" }))
             .collect(),
-        Some(v) => scalar_string(v).map(|s| vec![s]).ok_or(RuleError::Type {
-            field: key.into(),
-            expected: "a string or a list of strings",
-        }),
+        Some(v) => scalar_string(v)
+            .map(|s| vec![s])
+            .ok_or(RuleError::Type { field: key.into(), expected: "a string or a list of strings" }),
     }
 }
 
@@ -212,43 +169,25 @@ fn parse_meta(map: &Mapping, source: Option<&Path>) -> Result<RuleMeta, RuleErro
 }
 
 fn parse_logsource(v: &Value) -> Result<LogSource, RuleError> {
-    let map = v.as_mapping().ok_or(RuleError::Type {
-        field: "logsource".into(),
-        expected: "a mapping",
-    })?;
+    let map = v.as_mapping().ok_or(RuleError::Type { field: "logsource".into(), expected: "a mapping" })?;
     let get = |k: &'static str| opt_string(map, k);
-    Ok(LogSource::new(
-        get("product")?.as_deref(),
-        get("category")?.as_deref(),
-        get("service")?.as_deref(),
-    ))
+    Ok(LogSource::new(get("product")?.as_deref(), get("category")?.as_deref(), get("service")?.as_deref()))
 }
 
 /// Parses a `detection:` mapping (also the body of a global filter).
 pub fn parse_detection(v: &Value) -> Result<Detection, RuleError> {
-    let map = v.as_mapping().ok_or(RuleError::Type {
-        field: "detection".into(),
-        expected: "a mapping",
-    })?;
+    let map = v.as_mapping().ok_or(RuleError::Type { field: "detection".into(), expected: "a mapping" })?;
     let mut searches = IndexMap::new();
     let mut conditions = Vec::new();
     for (key, value) in map {
-        let key = key.as_str().ok_or(RuleError::Type {
-            field: "detection key".into(),
-            expected: "a string",
-        })?;
+        let key = key.as_str().ok_or(RuleError::Type { field: "detection key".into(), expected: "a string" })?;
         match key {
             "condition" => {
                 let texts = match value {
                     Value::String(s) => vec![s.as_str()],
                     Value::Sequence(items) => items
                         .iter()
-                        .map(|i| {
-                            i.as_str().ok_or(RuleError::Type {
-                                field: "condition".into(),
-                                expected: "a string",
-                            })
-                        })
+                        .map(|i| i.as_str().ok_or(RuleError::Type { field: "condition".into(), expected: "a string" }))
                         .collect::<Result<_, _>>()?,
                     _ => {
                         return Err(RuleError::Type {
@@ -275,57 +214,39 @@ pub fn parse_detection(v: &Value) -> Result<Detection, RuleError> {
     if searches.is_empty() {
         return Err(RuleError::Missing("detection search identifiers"));
     }
-    Ok(Detection {
-        searches,
-        conditions,
-    })
+    Ok(Detection { searches, conditions })
 }
 
 fn parse_search(name: &str, v: &Value) -> Result<Search, RuleError> {
     match v {
         Value::Mapping(m) => Ok(Search::Maps(vec![parse_map(m)?])),
-        Value::Sequence(items) if items.iter().all(|i| i.is_mapping()) && !items.is_empty() => {
-            items
-                .iter()
-                .map(|i| parse_map(i.as_mapping().expect("checked")))
-                .collect::<Result<_, _>>()
-                .map(Search::Maps)
-        }
-        Value::Sequence(items)
-            if items.iter().all(|i| !i.is_mapping() && !i.is_sequence()) && !items.is_empty() =>
-        {
+        Value::Sequence(items) if items.iter().all(|i| i.is_mapping()) && !items.is_empty() => items
+            .iter()
+            .map(|i| parse_map(i.as_mapping().expect("checked")))
+            .collect::<Result<_, _>>()
+            .map(Search::Maps),
+        Value::Sequence(items) if items.iter().all(|i| !i.is_mapping() && !i.is_sequence()) && !items.is_empty() => {
             Ok(Search::Keywords(FieldItem {
                 field: None,
                 modifiers: Vec::new(),
-                values: items
-                    .iter()
-                    .map(|i| parse_value(name, i))
-                    .collect::<Result<_, _>>()?,
+                values: items.iter().map(|i| parse_value(name, i)).collect::<Result<_, _>>()?,
             }))
         }
         Value::Sequence(_) => Err(RuleError::Type {
             field: name.into(),
             expected: "a non-empty list of maps or a non-empty list of keywords, not a mix",
         }),
-        Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(Search::Keywords(FieldItem {
-            field: None,
-            modifiers: Vec::new(),
-            values: vec![parse_value(name, v)?],
-        })),
-        _ => Err(RuleError::Type {
-            field: name.into(),
-            expected: "a map, a list or a keyword",
-        }),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+            Ok(Search::Keywords(FieldItem { field: None, modifiers: Vec::new(), values: vec![parse_value(name, v)?] }))
+        }
+        _ => Err(RuleError::Type { field: name.into(), expected: "a map, a list or a keyword" }),
     }
 }
 
 fn parse_map(m: &Mapping) -> Result<Vec<FieldItem>, RuleError> {
     let mut items = Vec::with_capacity(m.len());
     for (key, value) in m {
-        let key = scalar_string(key).ok_or(RuleError::Type {
-            field: "field name".into(),
-            expected: "a string",
-        })?;
+        let key = scalar_string(key).ok_or(RuleError::Type { field: "field name".into(), expected: "a string" })?;
         let mut parts = key.split('|');
         let field = parts.next().unwrap_or_default().to_string();
         let modifiers = parts
@@ -336,17 +257,11 @@ fn parse_map(m: &Mapping) -> Result<Vec<FieldItem>, RuleError> {
                 if list.is_empty() {
                     return Err(RuleError::Value(format!("`{key}` has an empty value list")));
                 }
-                list.iter()
-                    .map(|v| parse_value(&key, v))
-                    .collect::<Result<Vec<_>, _>>()?
+                list.iter().map(|v| parse_value(&key, v)).collect::<Result<Vec<_>, _>>()?
             }
             other => vec![parse_value(&key, other)?],
         };
-        items.push(FieldItem {
-            field: if field.is_empty() { None } else { Some(field) },
-            modifiers,
-            values,
-        });
+        items.push(FieldItem { field: if field.is_empty() { None } else { Some(field) }, modifiers, values });
     }
     Ok(items)
 }
@@ -366,12 +281,7 @@ fn parse_value(key: &str, v: &Value) -> Result<RuleValue, RuleError> {
             }
         }
         Value::String(s) => RuleValue::Str(s.clone()),
-        _ => {
-            return Err(RuleError::Type {
-                field: key.into(),
-                expected: "scalar values",
-            })
-        }
+        _ => return Err(RuleError::Type { field: key.into(), expected: "scalar values" }),
     })
 }
 
@@ -394,15 +304,8 @@ fn parse_timespan(text: &str) -> Result<i64, RuleError> {
     n.checked_mul(unit_ms).ok_or_else(bad)
 }
 
-fn parse_correlation(
-    meta: Arc<RuleMeta>,
-    v: &Value,
-    top: &Mapping,
-) -> Result<CorrelationRule, RuleError> {
-    let map = v.as_mapping().ok_or(RuleError::Type {
-        field: "correlation".into(),
-        expected: "a mapping",
-    })?;
+fn parse_correlation(meta: Arc<RuleMeta>, v: &Value, top: &Mapping) -> Result<CorrelationRule, RuleError> {
+    let map = v.as_mapping().ok_or(RuleError::Type { field: "correlation".into(), expected: "a mapping" })?;
     let kind_text = opt_string(map, "type")?.ok_or(RuleError::Missing("correlation.type"))?;
     let kind = CorrelationType::parse(&kind_text)
         .ok_or_else(|| RuleError::Correlation(format!("unknown correlation type `{kind_text}`")))?;
@@ -428,35 +331,24 @@ fn parse_correlation(
                     };
                     continue;
                 }
-                let op = CmpOp::parse(k).ok_or_else(|| {
-                    RuleError::Correlation(format!("unknown condition operator `{k}`"))
-                })?;
-                let limit = v.as_f64().ok_or_else(|| {
-                    RuleError::Correlation(format!("condition `{k}` needs a number"))
-                })?;
+                let op = CmpOp::parse(k)
+                    .ok_or_else(|| RuleError::Correlation(format!("unknown condition operator `{k}`")))?;
+                let limit =
+                    v.as_f64().ok_or_else(|| RuleError::Correlation(format!("condition `{k}` needs a number")))?;
                 condition.comparisons.push((op, limit));
             }
             Some(condition)
         }
-        Some(_) => {
-            return Err(RuleError::Type {
-                field: "correlation.condition".into(),
-                expected: "a mapping",
-            })
-        }
+        Some(_) => return Err(RuleError::Type { field: "correlation.condition".into(), expected: "a mapping" }),
     };
     match (&condition, kind) {
         (None, CorrelationType::Temporal | CorrelationType::TemporalOrdered) => {}
         (None, _) => return Err(RuleError::Missing("correlation.condition")),
         (Some(c), _) if c.comparisons.is_empty() => {
-            return Err(RuleError::Correlation(
-                "condition has no comparison (gt, gte, lt, lte, eq, neq)".into(),
-            ))
+            return Err(RuleError::Correlation("condition has no comparison (gt, gte, lt, lte, eq, neq)".into()))
         }
         (Some(c), k) if k.needs_field() && c.fields.is_empty() => {
-            return Err(RuleError::Correlation(format!(
-                "{kind_text} needs `condition.field`"
-            )))
+            return Err(RuleError::Correlation(format!("{kind_text} needs `condition.field`")))
         }
         _ => {}
     }
@@ -464,49 +356,25 @@ fn parse_correlation(
     if let Some(Value::Mapping(a)) = map.get("aliases") {
         for (alias, per_rule) in a {
             let alias = scalar_string(alias).unwrap_or_default();
-            let per_rule = per_rule.as_mapping().ok_or(RuleError::Type {
-                field: format!("aliases.{alias}"),
-                expected: "a mapping rule → field",
-            })?;
+            let per_rule = per_rule
+                .as_mapping()
+                .ok_or(RuleError::Type { field: format!("aliases.{alias}"), expected: "a mapping rule → field" })?;
             let mut fields = IndexMap::new();
             for (rule, field) in per_rule {
                 let (Some(rule), Some(field)) = (scalar_string(rule), scalar_string(field)) else {
-                    return Err(RuleError::Type {
-                        field: format!("aliases.{alias}"),
-                        expected: "rule: field strings",
-                    });
+                    return Err(RuleError::Type { field: format!("aliases.{alias}"), expected: "rule: field strings" });
                 };
                 fields.insert(rule, field);
             }
             aliases.insert(alias, fields);
         }
     }
-    let generate = map
-        .get("generate")
-        .or_else(|| top.get("generate"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    Ok(CorrelationRule {
-        meta,
-        kind,
-        rules,
-        group_by,
-        timespan_ms,
-        condition,
-        aliases,
-        generate,
-    })
+    let generate = map.get("generate").or_else(|| top.get("generate")).and_then(Value::as_bool).unwrap_or(false);
+    Ok(CorrelationRule { meta, kind, rules, group_by, timespan_ms, condition, aliases, generate })
 }
 
-fn parse_filter(
-    meta: Arc<RuleMeta>,
-    logsource: LogSource,
-    v: &Value,
-) -> Result<FilterRule, RuleError> {
-    let map = v.as_mapping().ok_or(RuleError::Type {
-        field: "filter".into(),
-        expected: "a mapping",
-    })?;
+fn parse_filter(meta: Arc<RuleMeta>, logsource: LogSource, v: &Value) -> Result<FilterRule, RuleError> {
+    let map = v.as_mapping().ok_or(RuleError::Type { field: "filter".into(), expected: "a mapping" })?;
     let targets = match map.get("rules") {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("any") => FilterTargets::Any,
         Some(_) => FilterTargets::Rules(string_list(map, "rules")?),
@@ -515,12 +383,7 @@ fn parse_filter(
     let mut body = map.clone();
     body.remove("rules");
     let detection = parse_detection(&Value::Mapping(body))?;
-    Ok(FilterRule {
-        meta,
-        logsource,
-        targets,
-        detection,
-    })
+    Ok(FilterRule { meta, logsource, targets, detection })
 }
 
 #[cfg(test)]
@@ -539,26 +402,18 @@ mod tests {
             "title: t\nid: x\nlogsource: {product: Windows, category: process_creation}\n\
              detection:\n  sel:\n    Image|endswith: ['\\a.exe', '\\b.exe']\n    EventID: 1\n  alt:\n    - A: 1\n    - B: null\n  kw:\n    - evil\n  allkw:\n    '|all': [x, y]\n  condition: sel or alt or kw or allkw\nlevel: High\ntags: [attack.t1059]\n",
         );
-        let SigmaDocument::Rule(rule) = doc else {
-            panic!()
-        };
+        let SigmaDocument::Rule(rule) = doc else { panic!() };
         assert_eq!(rule.logsource.product.as_deref(), Some("windows"));
         assert_eq!(rule.meta.level.as_deref(), Some("high"));
-        let Search::Maps(maps) = &rule.detection.searches["sel"] else {
-            panic!()
-        };
+        let Search::Maps(maps) = &rule.detection.searches["sel"] else { panic!() };
         assert_eq!(maps[0][0].modifiers, vec![Modifier::EndsWith]);
         assert_eq!(maps[0][0].values.len(), 2);
         assert_eq!(maps[0][1].values, vec![RuleValue::Int(1)]);
-        let Search::Maps(alt) = &rule.detection.searches["alt"] else {
-            panic!()
-        };
+        let Search::Maps(alt) = &rule.detection.searches["alt"] else { panic!() };
         assert_eq!(alt.len(), 2);
         assert_eq!(alt[1][0].values, vec![RuleValue::Null]);
         assert!(matches!(rule.detection.searches["kw"], Search::Keywords(_)));
-        let Search::Maps(allkw) = &rule.detection.searches["allkw"] else {
-            panic!()
-        };
+        let Search::Maps(allkw) = &rule.detection.searches["allkw"] else { panic!() };
         assert_eq!(allkw[0][0].field, None);
         assert_eq!(allkw[0][0].modifiers, vec![Modifier::All]);
     }
@@ -566,30 +421,15 @@ mod tests {
     #[test]
     fn rejects_with_reasons() {
         let cases = [
-            (
-                "title: t\nlogsource: {}\ndetection: {sel: {a|nosuch: 1}, condition: sel}",
-                "unknown-modifier",
-            ),
-            (
-                "title: t\nlogsource: {}\ndetection: {sel: {a: 1}}",
-                "structure",
-            ),
-            (
-                "logsource: {}\ndetection: {sel: {a: 1}, condition: sel}",
-                "structure",
-            ),
+            ("title: t\nlogsource: {}\ndetection: {sel: {a|nosuch: 1}, condition: sel}", "unknown-modifier"),
+            ("title: t\nlogsource: {}\ndetection: {sel: {a: 1}}", "structure"),
+            ("logsource: {}\ndetection: {sel: {a: 1}, condition: sel}", "structure"),
             (
                 "title: t\nlogsource: {}\ndetection: {sel: {a: 1}, condition: 'sel | count() > 5'}",
                 "deprecated-aggregation",
             ),
-            (
-                "title: t\nlogsource: {}\ndetection: {sel: {a: []}, condition: sel}",
-                "value",
-            ),
-            (
-                "title: t\nlogsource: {}\ndetection: {sel: [{a: 1}, x], condition: sel}",
-                "structure",
-            ),
+            ("title: t\nlogsource: {}\ndetection: {sel: {a: []}, condition: sel}", "value"),
+            ("title: t\nlogsource: {}\ndetection: {sel: [{a: 1}, x], condition: sel}", "structure"),
             ("title: [unclosed", "yaml"),
         ];
         for (text, kind) in cases {
@@ -607,9 +447,7 @@ mod tests {
         );
         assert_eq!(docs.len(), 2);
         for (_, d) in &docs {
-            let SigmaDocument::Rule(r) = d.as_ref().unwrap() else {
-                panic!()
-            };
+            let SigmaDocument::Rule(r) = d.as_ref().unwrap() else { panic!() };
             assert_eq!(r.logsource.product.as_deref(), Some("windows"));
         }
     }
@@ -620,14 +458,9 @@ mod tests {
             "title: c\ncorrelation:\n  type: value_count\n  rules: [r1]\n  group-by: [Host]\n  timespan: 5m\n  condition: {gt: 3, field: User}\n---\ntitle: bad\ncorrelation: {type: event_count, rules: r1, timespan: 5x, condition: {gt: 1}}\n---\ntitle: nofield\ncorrelation: {type: value_sum, rules: r1, timespan: 1h, condition: {gt: 1}}\n",
             None,
         );
-        let SigmaDocument::Correlation(c) = docs[0].1.as_ref().unwrap() else {
-            panic!()
-        };
+        let SigmaDocument::Correlation(c) = docs[0].1.as_ref().unwrap() else { panic!() };
         assert_eq!(c.timespan_ms, 300_000);
-        assert_eq!(
-            c.condition.as_ref().unwrap().fields,
-            vec!["User".to_string()]
-        );
+        assert_eq!(c.condition.as_ref().unwrap().fields, vec!["User".to_string()]);
         assert_eq!(docs[1].1.as_ref().unwrap_err().kind(), "correlation");
         assert_eq!(docs[2].1.as_ref().unwrap_err().kind(), "correlation");
     }

@@ -37,16 +37,8 @@ use vigil_event::LogSource;
 pub const BUILTIN_WINDOWS: &str = include_str!("../pipelines/windows.yml");
 
 /// Timestamp fields tried in order when no pipeline names its own.
-pub const DEFAULT_TIMESTAMP_FIELDS: &[&str] = &[
-    "TimeCreated_SystemTime",
-    "TimeCreated",
-    "@timestamp",
-    "timestamp",
-    "time",
-    "UtcTime",
-    "EventTime",
-    "ts",
-];
+pub const DEFAULT_TIMESTAMP_FIELDS: &[&str] =
+    &["TimeCreated_SystemTime", "TimeCreated", "@timestamp", "timestamp", "time", "UtcTime", "EventTime", "ts"];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pipeline {
@@ -139,11 +131,7 @@ struct LogsourceYaml {
 
 impl LogsourceYaml {
     fn build(&self) -> LogSource {
-        LogSource::new(
-            self.product.as_deref(),
-            self.category.as_deref(),
-            self.service.as_deref(),
-        )
+        LogSource::new(self.product.as_deref(), self.category.as_deref(), self.service.as_deref())
     }
 }
 
@@ -188,31 +176,17 @@ impl OneOrMany {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum TransformYaml {
-    FieldNameMapping {
-        logsource: Option<LogsourceYaml>,
-        mapping: IndexMap<String, OneOrMany>,
-    },
-    ValuePlaceholders {
-        placeholders: IndexMap<String, OneOrMany>,
-    },
+    FieldNameMapping { logsource: Option<LogsourceYaml>, mapping: IndexMap<String, OneOrMany> },
+    ValuePlaceholders { placeholders: IndexMap<String, OneOrMany> },
     WildcardPlaceholders {},
-    ReplaceString {
-        logsource: Option<LogsourceYaml>,
-        field: Option<String>,
-        regex: String,
-        replacement: String,
-    },
-    AddCondition {
-        logsource: Option<LogsourceYaml>,
-        conditions: IndexMap<String, serde_yaml::Value>,
-    },
+    ReplaceString { logsource: Option<LogsourceYaml>, field: Option<String>, regex: String, replacement: String },
+    AddCondition { logsource: Option<LogsourceYaml>, conditions: IndexMap<String, serde_yaml::Value> },
 }
 
 impl Pipeline {
     /// Parses a pipeline YAML document.
     pub fn from_yaml(text: &str) -> Result<Pipeline, RuleError> {
-        let y: PipelineYaml =
-            serde_yaml::from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
+        let y: PipelineYaml = serde_yaml::from_str(text).map_err(|e| RuleError::Yaml(e.to_string()))?;
         let _ = y.description;
         let mut p = Pipeline {
             name: y.name.unwrap_or_else(|| "unnamed".into()),
@@ -227,21 +201,14 @@ impl Pipeline {
                 windows: r
                     .windows
                     .into_iter()
-                    .map(|w| WindowsSource {
-                        channel: w.channel.to_ascii_lowercase(),
-                        event_ids: w.event_ids,
-                    })
+                    .map(|w| WindowsSource { channel: w.channel.to_ascii_lowercase(), event_ids: w.event_ids })
                     .collect(),
             });
         }
         for m in y.field_mappings {
             p.field_mappings.push(FieldMapping {
                 logsource: m.logsource.map(|l| l.build()),
-                mapping: m
-                    .mapping
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_vec()))
-                    .collect(),
+                mapping: m.mapping.into_iter().map(|(k, v)| (k, v.into_vec())).collect(),
             });
         }
         for (k, v) in y.placeholders {
@@ -249,34 +216,21 @@ impl Pipeline {
         }
         for t in y.transformations {
             match t {
-                TransformYaml::FieldNameMapping { logsource, mapping } => {
-                    p.field_mappings.push(FieldMapping {
-                        logsource: logsource.map(|l| l.build()),
-                        mapping: mapping
-                            .into_iter()
-                            .map(|(k, v)| (k, v.into_vec()))
-                            .collect(),
-                    })
-                }
+                TransformYaml::FieldNameMapping { logsource, mapping } => p.field_mappings.push(FieldMapping {
+                    logsource: logsource.map(|l| l.build()),
+                    mapping: mapping.into_iter().map(|(k, v)| (k, v.into_vec())).collect(),
+                }),
                 TransformYaml::ValuePlaceholders { placeholders } => {
                     for (k, v) in placeholders {
                         p.placeholders.insert(k, v.into_vec());
                     }
                 }
                 TransformYaml::WildcardPlaceholders {} => p.wildcard_placeholders = true,
-                TransformYaml::ReplaceString {
-                    logsource,
-                    field,
-                    regex,
-                    replacement,
-                } => {
+                TransformYaml::ReplaceString { logsource, field, regex, replacement } => {
                     let compiled = regex::RegexBuilder::new(&regex)
                         .size_limit(crate::value::REGEX_SIZE_LIMIT)
                         .build()
-                        .map_err(|e| RuleError::Regex {
-                            pattern: regex.clone(),
-                            reason: e.to_string(),
-                        })?;
+                        .map_err(|e| RuleError::Regex { pattern: regex.clone(), reason: e.to_string() })?;
                     p.replacements.push(ValueReplacement {
                         logsource: logsource.map(|l| l.build()),
                         field,
@@ -284,10 +238,7 @@ impl Pipeline {
                         replacement,
                     });
                 }
-                TransformYaml::AddCondition {
-                    logsource,
-                    conditions,
-                } => {
+                TransformYaml::AddCondition { logsource, conditions } => {
                     let mut parsed = IndexMap::new();
                     for (field, value) in conditions {
                         let v = match value {
@@ -298,18 +249,11 @@ impl Pipeline {
                                 None => RuleValue::Float(n.as_f64().unwrap_or(f64::NAN)),
                             },
                             serde_yaml::Value::String(s) => RuleValue::Str(s),
-                            _ => {
-                                return Err(RuleError::Value(format!(
-                                    "add_condition `{field}` needs a scalar"
-                                )))
-                            }
+                            _ => return Err(RuleError::Value(format!("add_condition `{field}` needs a scalar"))),
                         };
                         parsed.insert(field, v);
                     }
-                    p.add_conditions.push(AddCondition {
-                        logsource: logsource.map(|l| l.build()),
-                        conditions: parsed,
-                    });
+                    p.add_conditions.push(AddCondition { logsource: logsource.map(|l| l.build()), conditions: parsed });
                 }
             }
         }
@@ -358,10 +302,7 @@ impl PipelineSet {
                 if m.logsource.as_ref().is_some_and(|l| !l.covers(rule)) {
                     continue;
                 }
-                names = names
-                    .into_iter()
-                    .flat_map(|n| m.mapping.get(&n).cloned().unwrap_or_else(|| vec![n]))
-                    .collect();
+                names = names.into_iter().flat_map(|n| m.mapping.get(&n).cloned().unwrap_or_else(|| vec![n])).collect();
             }
         }
         names.dedup();
@@ -369,10 +310,7 @@ impl PipelineSet {
     }
 
     pub fn placeholder(&self, name: &str) -> Option<Vec<String>> {
-        self.pipelines
-            .iter()
-            .rev()
-            .find_map(|p| p.placeholders.get(name).cloned())
+        self.pipelines.iter().rev().find_map(|p| p.placeholders.get(name).cloned())
     }
 
     pub fn wildcard_placeholders(&self) -> bool {
@@ -380,17 +318,9 @@ impl PipelineSet {
     }
 
     pub fn timestamp_fields(&self) -> Vec<String> {
-        let named: Vec<String> = self
-            .pipelines
-            .iter()
-            .rev()
-            .flat_map(|p| p.timestamp_fields.clone())
-            .collect();
+        let named: Vec<String> = self.pipelines.iter().rev().flat_map(|p| p.timestamp_fields.clone()).collect();
         if named.is_empty() {
-            DEFAULT_TIMESTAMP_FIELDS
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
+            DEFAULT_TIMESTAMP_FIELDS.iter().map(|s| s.to_string()).collect()
         } else {
             named
         }
@@ -407,8 +337,7 @@ impl PipelineSet {
 
 impl crate::value::Placeholders for PipelineSet {
     fn values(&self, name: &str) -> Option<Vec<String>> {
-        self.placeholder(name)
-            .or_else(|| self.wildcard_placeholders().then(|| vec!["*".to_string()]))
+        self.placeholder(name).or_else(|| self.wildcard_placeholders().then(|| vec!["*".to_string()]))
     }
 }
 
@@ -442,10 +371,7 @@ transformations:
         assert_eq!(p.logsources[0].windows[0].channel, "security");
         let set = PipelineSet::new(vec![p]);
         let win = LogSource::new(Some("windows"), Some("process_creation"), None);
-        assert_eq!(
-            set.map_field(&win, "Image"),
-            vec!["Image", "NewProcessName"]
-        );
+        assert_eq!(set.map_field(&win, "Image"), vec!["Image", "NewProcessName"]);
         assert_eq!(set.map_field(&win, "User"), vec!["SubjectUserName"]);
         let linux = LogSource::new(Some("linux"), None, None);
         assert_eq!(set.map_field(&linux, "Image"), vec!["Image"]);

@@ -209,20 +209,13 @@ pub const REGEX_SIZE_LIMIT: usize = 16 * 1024 * 1024;
 const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
 
 /// Applies an item's modifiers to its values.
-pub fn compile_item(
-    item: &FieldItem,
-    placeholders: &dyn Placeholders,
-) -> Result<ItemSpec, RuleError> {
+pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result<ItemSpec, RuleError> {
     let mods = &item.modifiers;
     let has = |m: Modifier| mods.contains(&m);
-    let positions = [Modifier::Contains, Modifier::StartsWith, Modifier::EndsWith]
-        .into_iter()
-        .filter(|m| has(*m))
-        .count();
+    let positions =
+        [Modifier::Contains, Modifier::StartsWith, Modifier::EndsWith].into_iter().filter(|m| has(*m)).count();
     if positions > 1 {
-        return Err(RuleError::Modifiers(
-            "more than one of contains / startswith / endswith".into(),
-        ));
+        return Err(RuleError::Modifiers("more than one of contains / startswith / endswith".into()));
     }
     let comparisons: Vec<CmpOp> = mods
         .iter()
@@ -235,9 +228,7 @@ pub fn compile_item(
         })
         .collect();
     if comparisons.len() > 1 {
-        return Err(RuleError::Modifiers(
-            "more than one of lt / lte / gt / gte".into(),
-        ));
+        return Err(RuleError::Modifiers("more than one of lt / lte / gt / gte".into()));
     }
     let time_part = mods.iter().find_map(|m| match m {
         Modifier::Minute => Some(TimePart::Minute),
@@ -248,38 +239,19 @@ pub fn compile_item(
         Modifier::Year => Some(TimePart::Year),
         _ => None,
     });
-    let re_flags = [
-        Modifier::ReInsensitive,
-        Modifier::ReMultiline,
-        Modifier::ReDotAll,
-    ];
+    let re_flags = [Modifier::ReInsensitive, Modifier::ReMultiline, Modifier::ReDotAll];
     if !has(Modifier::Re) && re_flags.iter().any(|m| has(*m)) {
         return Err(RuleError::Modifiers("`i`, `m` and `s` need `re`".into()));
     }
-    let typed = [
-        has(Modifier::Re),
-        has(Modifier::Cidr),
-        has(Modifier::Exists),
-        has(Modifier::FieldRef),
-    ];
-    if typed.iter().filter(|t| **t).count() > 1
-        || (typed.iter().any(|t| *t) && !comparisons.is_empty())
-    {
-        return Err(RuleError::Modifiers(
-            "re, cidr, exists, fieldref and lt/gt comparisons exclude each other".into(),
-        ));
+    let typed = [has(Modifier::Re), has(Modifier::Cidr), has(Modifier::Exists), has(Modifier::FieldRef)];
+    if typed.iter().filter(|t| **t).count() > 1 || (typed.iter().any(|t| *t) && !comparisons.is_empty()) {
+        return Err(RuleError::Modifiers("re, cidr, exists, fieldref and lt/gt comparisons exclude each other".into()));
     }
     if (has(Modifier::Re) || has(Modifier::Cidr) || has(Modifier::Exists)) && positions > 0 {
-        return Err(RuleError::Modifiers(
-            "re / cidr / exists take no contains / startswith / endswith".into(),
-        ));
+        return Err(RuleError::Modifiers("re / cidr / exists take no contains / startswith / endswith".into()));
     }
-    if item.field.is_none()
-        && (has(Modifier::Exists) || has(Modifier::FieldRef) || !comparisons.is_empty())
-    {
-        return Err(RuleError::Modifiers(
-            "exists / fieldref / comparisons need a field".into(),
-        ));
+    if item.field.is_none() && (has(Modifier::Exists) || has(Modifier::FieldRef) || !comparisons.is_empty()) {
+        return Err(RuleError::Modifiers("exists / fieldref / comparisons need a field".into()));
     }
 
     let cased = has(Modifier::Cased);
@@ -295,16 +267,9 @@ pub fn compile_item(
             vec![ValueMatcher::Exists(b)]
         } else if let Some(part) = time_part {
             let op = comparisons.first().copied().unwrap_or(CmpOp::Eq);
-            vec![ValueMatcher::Time {
-                part,
-                op,
-                value: number(value)?,
-            }]
+            vec![ValueMatcher::Time { part, op, value: number(value)? }]
         } else if let Some(op) = comparisons.first() {
-            vec![ValueMatcher::Cmp {
-                op: *op,
-                value: number(value)?,
-            }]
+            vec![ValueMatcher::Cmp { op: *op, value: number(value)? }]
         } else if has(Modifier::Re) {
             let RuleValue::Str(re) = value else {
                 return Err(RuleError::Value("`re` takes a string".into()));
@@ -315,21 +280,14 @@ pub fn compile_item(
                     flags.push(f);
                 }
             }
-            let full = if flags.is_empty() {
-                re.clone()
-            } else {
-                format!("(?{flags}){re}")
-            };
+            let full = if flags.is_empty() { re.clone() } else { format!("(?{flags}){re}") };
             check_regex(&full)?;
             vec![ValueMatcher::Regex(full)]
         } else if has(Modifier::Cidr) {
             let RuleValue::Str(text) = value else {
-                return Err(RuleError::Value(
-                    "`cidr` takes a network in CIDR notation".into(),
-                ));
+                return Err(RuleError::Value("`cidr` takes a network in CIDR notation".into()));
             };
-            let net = parse_net(text)
-                .ok_or_else(|| RuleError::Value(format!("`{text}` is not a CIDR network")))?;
+            let net = parse_net(text).ok_or_else(|| RuleError::Value(format!("`{text}` is not a CIDR network")))?;
             vec![ValueMatcher::Cidr(net)]
         } else if has(Modifier::FieldRef) {
             let RuleValue::Str(field) = value else {
@@ -344,16 +302,9 @@ pub fn compile_item(
             } else {
                 Position::Exact
             };
-            vec![ValueMatcher::FieldRef {
-                field: field.clone(),
-                position,
-                cased,
-            }]
+            vec![ValueMatcher::FieldRef { field: field.clone(), position, cased }]
         } else if matches!(value, RuleValue::Null) {
-            if mods
-                .iter()
-                .any(|m| !matches!(m, Modifier::All | Modifier::Neq))
-            {
+            if mods.iter().any(|m| !matches!(m, Modifier::All | Modifier::Neq)) {
                 return Err(RuleError::Value("null takes no value modifiers".into()));
             }
             vec![ValueMatcher::Null]
@@ -365,12 +316,7 @@ pub fn compile_item(
         };
         values.push(alternatives);
     }
-    Ok(ItemSpec {
-        field: item.field.clone(),
-        values,
-        all: has(Modifier::All),
-        negate: has(Modifier::Neq),
-    })
+    Ok(ItemSpec { field: item.field.clone(), values, all: has(Modifier::All), negate: has(Modifier::Neq) })
 }
 
 fn number(value: &RuleValue) -> Result<f64, RuleError> {
@@ -383,18 +329,13 @@ fn number(value: &RuleValue) -> Result<f64, RuleError> {
             .ok()
             .filter(|f| f.is_finite())
             .ok_or_else(|| RuleError::Value(format!("`{s}` is not a number"))),
-        _ => Err(RuleError::Value(
-            "comparison modifiers take a number".into(),
-        )),
+        _ => Err(RuleError::Value("comparison modifiers take a number".into())),
     }
 }
 
 fn parse_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
-    text.parse::<IpNet>()
-        .ok()
-        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-        .map(|n| n.trunc())
+    text.parse::<IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from)).map(|n| n.trunc())
 }
 
 fn check_regex(re: &str) -> Result<(), RuleError> {
@@ -402,10 +343,7 @@ fn check_regex(re: &str) -> Result<(), RuleError> {
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map(|_| ())
-        .map_err(|e| RuleError::Regex {
-            pattern: re.to_string(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| RuleError::Regex { pattern: re.to_string(), reason: e.to_string() })
 }
 
 /// Canonical text of a number for string equality: integers without a fraction, so that
@@ -433,22 +371,15 @@ fn string_alternatives(
         RuleValue::Bool(b) => b.to_string(),
         RuleValue::Null => unreachable!("handled by the caller"),
     };
-    let mut patterns = if has(Modifier::Expand) {
-        expand_placeholders(&text, placeholders)?
-    } else {
-        vec![Pattern::parse(&text)]
-    };
+    let mut patterns =
+        if has(Modifier::Expand) { expand_placeholders(&text, placeholders)? } else { vec![Pattern::parse(&text)] };
     // Transformations run in the order written, as pySigma applies them.
     for m in &item.modifiers {
         patterns = match m {
             Modifier::Windash => patterns.iter().flat_map(windash).collect(),
             Modifier::Base64 => patterns
                 .iter()
-                .map(|p| {
-                    Ok(Pattern::literal(&base64_encode(&literal_bytes(
-                        p, "base64",
-                    )?)))
-                })
+                .map(|p| Ok(Pattern::literal(&base64_encode(&literal_bytes(p, "base64")?))))
                 .collect::<Result<_, RuleError>>()?,
             Modifier::Base64Offset => {
                 let mut out = Vec::new();
@@ -459,18 +390,9 @@ fn string_alternatives(
                 }
                 out
             }
-            Modifier::Utf16Le | Modifier::Wide => patterns
-                .iter()
-                .map(|p| encode_utf16(p, false, false))
-                .collect(),
-            Modifier::Utf16Be => patterns
-                .iter()
-                .map(|p| encode_utf16(p, true, false))
-                .collect(),
-            Modifier::Utf16 => patterns
-                .iter()
-                .map(|p| encode_utf16(p, false, true))
-                .collect(),
+            Modifier::Utf16Le | Modifier::Wide => patterns.iter().map(|p| encode_utf16(p, false, false)).collect(),
+            Modifier::Utf16Be => patterns.iter().map(|p| encode_utf16(p, true, false)).collect(),
+            Modifier::Utf16 => patterns.iter().map(|p| encode_utf16(p, false, true)).collect(),
             _ => patterns,
         };
     }
@@ -498,11 +420,7 @@ fn literal_bytes(p: &Pattern, modifier: &str) -> Result<Vec<u8>, RuleError> {
     for part in &p.0 {
         match part {
             Part::Lit(s) => out.extend_from_slice(s.as_bytes()),
-            _ => {
-                return Err(RuleError::Modifiers(format!(
-                    "`{modifier}` cannot encode a value with wildcards"
-                )))
-            }
+            _ => return Err(RuleError::Modifiers(format!("`{modifier}` cannot encode a value with wildcards"))),
         }
     }
     Ok(out)
@@ -540,11 +458,7 @@ pub fn base64_offsets(value: &[u8]) -> Vec<String> {
 fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
     let mut out = Pattern::default();
     if bom {
-        out.push_str(if big_endian {
-            "\u{FE}\u{FF}"
-        } else {
-            "\u{FF}\u{FE}"
-        });
+        out.push_str(if big_endian { "\u{FE}\u{FF}" } else { "\u{FF}\u{FE}" });
     }
     for part in &p.0 {
         match part {
@@ -577,11 +491,7 @@ fn windash(p: &Pattern) -> Vec<Pattern> {
     if dash_count == 0 {
         return vec![p.clone()];
     }
-    if DASHES
-        .len()
-        .checked_pow(dash_count as u32)
-        .is_none_or(|n| n > MAX_ENUMERATED_VARIANTS)
-    {
+    if DASHES.len().checked_pow(dash_count as u32).is_none_or(|n| n > MAX_ENUMERATED_VARIANTS) {
         let mut out = Pattern::default();
         for part in &p.0 {
             match part {
@@ -633,10 +543,7 @@ fn windash(p: &Pattern) -> Vec<Pattern> {
 }
 
 /// `expand`: `%name%` is a placeholder, `\%` a plain percent sign.
-fn expand_placeholders(
-    text: &str,
-    placeholders: &dyn Placeholders,
-) -> Result<Vec<Pattern>, RuleError> {
+fn expand_placeholders(text: &str, placeholders: &dyn Placeholders) -> Result<Vec<Pattern>, RuleError> {
     // Split into literal segments (still in Sigma string syntax) and placeholder names.
     enum Seg {
         Text(String),
@@ -683,16 +590,12 @@ fn expand_placeholders(
                 }
             }
             Seg::Name(name) => {
-                let values = placeholders
-                    .values(&name)
-                    .ok_or_else(|| RuleError::Placeholder(name.clone()))?;
+                let values = placeholders.values(&name).ok_or_else(|| RuleError::Placeholder(name.clone()))?;
                 if values.is_empty() {
                     return Err(RuleError::Placeholder(name));
                 }
                 if out.len().saturating_mul(values.len()) > MAX_EXPANSION {
-                    return Err(RuleError::Limit(format!(
-                        "placeholder expansion beyond {MAX_EXPANSION} values"
-                    )));
+                    return Err(RuleError::Limit(format!("placeholder expansion beyond {MAX_EXPANSION} values")));
                 }
                 out = out
                     .into_iter()
@@ -735,10 +638,7 @@ mod tests {
         assert_eq!(Pattern::parse(r"\\\\x").0, vec![lit(r"\\x")]);
         assert_eq!(Pattern::parse(r"\\\x").0, vec![lit(r"\\x")]);
         // Wildcards.
-        assert_eq!(
-            Pattern::parse("a*?b**").0,
-            vec![lit("a"), Part::Star, Part::One, lit("b"), Part::Star]
-        );
+        assert_eq!(Pattern::parse("a*?b**").0, vec![lit("a"), Part::Star, Part::One, lit("b"), Part::Star]);
         // Trailing lone backslash.
         assert_eq!(Pattern::parse(r"a\").0, vec![lit(r"a\")]);
     }
@@ -751,10 +651,7 @@ mod tests {
         for (shift, variant) in v.iter().enumerate() {
             let mut data = vec![b'x'; shift];
             data.extend_from_slice(b"Hello, world");
-            assert!(
-                base64_encode(&data).contains(variant.as_str()),
-                "shift {shift}"
-            );
+            assert!(base64_encode(&data).contains(variant.as_str()), "shift {shift}");
         }
     }
 
@@ -764,28 +661,15 @@ mod tests {
         assert_eq!(v.len(), 25);
         assert!(v.contains(&Pattern::literal(" /a \u{2014}b")));
         let many = windash(&Pattern::literal("-a -b -c -d -e"));
-        assert_eq!(
-            many.len(),
-            1,
-            "too many dashes fall back to a character class"
-        );
+        assert_eq!(many.len(), 1, "too many dashes fall back to a character class");
         assert!(many[0].0.contains(&Part::Dash));
     }
 
     #[test]
     fn utf16_encodings() {
-        assert_eq!(
-            encode_utf16(&Pattern::literal("cmd"), false, false),
-            Pattern::literal("c\0m\0d\0")
-        );
-        assert_eq!(
-            encode_utf16(&Pattern::literal("cmd"), true, false),
-            Pattern::literal("\0c\0m\0d")
-        );
-        assert_eq!(
-            encode_utf16(&Pattern::literal("cmd"), false, true),
-            Pattern::literal("\u{FF}\u{FE}c\0m\0d\0")
-        );
+        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, false), Pattern::literal("c\0m\0d\0"));
+        assert_eq!(encode_utf16(&Pattern::literal("cmd"), true, false), Pattern::literal("\0c\0m\0d"));
+        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, true), Pattern::literal("\u{FF}\u{FE}c\0m\0d\0"));
     }
 
     struct Admins;
@@ -806,10 +690,7 @@ mod tests {
                 p
             }]
         );
-        assert_eq!(
-            expand_placeholders("%nope%", &Admins).unwrap_err().kind(),
-            "placeholder"
-        );
+        assert_eq!(expand_placeholders("%nope%", &Admins).unwrap_err().kind(), "placeholder");
     }
 
     #[test]

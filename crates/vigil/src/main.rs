@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "vigil",
-    version,
-    about = "Real-time security-event detection with Sigma rules"
-)]
+#[command(name = "vigil", version, about = "Real-time security-event detection with Sigma rules")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,8 +34,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // A closed pipe (`vigil hunt … | head`) is a normal way to stop.
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }

@@ -70,27 +70,14 @@ fn display_field(event: &Value, name: &str) -> Option<String> {
 
 pub fn header(out: &mut dyn Write, format: Format) -> std::io::Result<()> {
     match format {
-        Format::Table => writeln!(
-            out,
-            "{:<24}  {:<8}  {:<50}  {:<20}  details",
-            "time", "level", "rule", "host"
-        ),
-        Format::Csv => writeln!(
-            out,
-            "timestamp,level,rule_id,rule_title,host,source,details"
-        ),
+        Format::Table => writeln!(out, "{:<24}  {:<8}  {:<50}  {:<20}  details", "time", "level", "rule", "host"),
+        Format::Csv => writeln!(out, "timestamp,level,rule_id,rule_title,host,source,details"),
         Format::Jsonl => Ok(()),
     }
 }
 
 /// Renders one detection into `buf`.
-pub fn render(
-    buf: &mut Vec<u8>,
-    format: Format,
-    d: &Detection,
-    raw_event: Option<&str>,
-    rule_fields: &[String],
-) {
+pub fn render(buf: &mut Vec<u8>, format: Format, d: &Detection, raw_event: Option<&str>, rule_fields: &[String]) {
     match format {
         Format::Jsonl => {
             let head = serde_json::to_vec(d).expect("detections serialize");
@@ -110,40 +97,18 @@ pub fn render(
             buf.extend_from_slice(b"}\n");
         }
         Format::Table | Format::Csv => {
-            let event: Value = raw_event
-                .and_then(|r| serde_json::from_str(r).ok())
-                .unwrap_or(Value::Null);
-            let host = HOST_FIELDS
-                .iter()
-                .find_map(|f| display_field(&event, f))
-                .unwrap_or_default();
+            let event: Value = raw_event.and_then(|r| serde_json::from_str(r).ok()).unwrap_or(Value::Null);
+            let host = HOST_FIELDS.iter().find_map(|f| display_field(&event, f)).unwrap_or_default();
             let mut details: Vec<String> = Vec::new();
             if let Some(c) = &d.correlation {
                 let group: Vec<String> = c
                     .group
                     .iter()
-                    .map(|(k, v)| {
-                        format!(
-                            "{k}={}",
-                            v.as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| v.to_string())
-                        )
-                    })
+                    .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
                     .collect();
-                details.push(format!(
-                    "{} {} events, value {} [{}]",
-                    c.kind,
-                    c.event_count,
-                    c.value,
-                    group.join(" ")
-                ));
+                details.push(format!("{} {} events, value {} [{}]", c.kind, c.event_count, c.value, group.join(" ")));
             }
-            for name in rule_fields
-                .iter()
-                .map(String::as_str)
-                .chain(KEY_FIELDS.iter().copied())
-            {
+            for name in rule_fields.iter().map(String::as_str).chain(KEY_FIELDS.iter().copied()) {
                 if details.len() >= 3 {
                     break;
                 }
@@ -198,24 +163,12 @@ fn truncate(s: &str, width: usize) -> String {
 /// Terminal output of attacker-controlled text: control characters (escape sequences
 /// included) are shown escaped, never interpreted.
 fn sanitize(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
 fn csv_field(s: &str) -> String {
     // Formula injection: spreadsheet apps execute cells starting with these.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

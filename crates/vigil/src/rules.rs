@@ -12,10 +12,8 @@ pub fn pipelines(files: &[PathBuf], builtin: bool) -> anyhow::Result<PipelineSet
         list.push(Pipeline::builtin_windows());
     }
     for f in files {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("reading pipeline {}", f.display()))?;
-        let mut p =
-            Pipeline::from_yaml(&text).with_context(|| format!("pipeline {}", f.display()))?;
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading pipeline {}", f.display()))?;
+        let mut p = Pipeline::from_yaml(&text).with_context(|| format!("pipeline {}", f.display()))?;
         // User pipelines come after the built-in one unless they say otherwise.
         if p.priority == 0 {
             p.priority = 100;

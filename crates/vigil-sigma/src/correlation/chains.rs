@@ -27,9 +27,7 @@ pub(super) struct Chains {
 
 impl Chains {
     pub(super) fn new(inputs: usize) -> Self {
-        Chains {
-            by_end: vec![Vec::new(); inputs],
-        }
+        Chains { by_end: vec![Vec::new(); inputs] }
     }
 
     pub(super) fn clear(&mut self) {
@@ -55,12 +53,7 @@ impl Chains {
             return None;
         }
         let mut fresh: Vec<Option<Chain>> = Vec::with_capacity(input + 1);
-        fresh.push(Some(Chain {
-            start: st.ts,
-            at: st.ts,
-            len: 1,
-            refs: SmallVec::from_slice(&[st.ev]),
-        }));
+        fresh.push(Some(Chain { start: st.ts, at: st.ts, len: 1, refs: SmallVec::from_slice(&[st.ev]) }));
         for len in 2..=input + 1 {
             let mut best: Option<&Chain> = None;
             for prev in &self.by_end[..input] {
@@ -81,12 +74,7 @@ impl Chains {
                 if refs.len() < EVENT_REF_CAP {
                     refs.push(st.ev);
                 }
-                Chain {
-                    start: b.start,
-                    at: st.ts,
-                    len,
-                    refs,
-                }
+                Chain { start: b.start, at: st.ts, len, refs }
             }));
         }
         while fresh.last().is_some_and(Option::is_none) {
@@ -109,10 +97,6 @@ impl Chains {
 
     /// Length of the longest chain recorded.
     pub(super) fn longest(&self) -> usize {
-        self.by_end
-            .iter()
-            .filter_map(|slots| slots.iter().rposition(Option::is_some).map(|p| p + 1))
-            .max()
-            .unwrap_or(0)
+        self.by_end.iter().filter_map(|slots| slots.iter().rposition(Option::is_some).map(|p| p + 1)).max().unwrap_or(0)
     }
 }

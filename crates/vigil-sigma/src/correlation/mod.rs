@@ -152,9 +152,7 @@ impl CorrelationSpec {
 
     /// How this correlation is evaluated (see the module documentation).
     pub fn evaluation(&self) -> Evaluation {
-        let growing = effective_comparisons(self)
-            .iter()
-            .all(|(op, _)| matches!(op, CmpOp::Gt | CmpOp::Gte));
+        let growing = effective_comparisons(self).iter().all(|(op, _)| matches!(op, CmpOp::Gt | CmpOp::Gte));
         match self.kind {
             CorrelationType::ValueAvg | CorrelationType::ValuePercentile => Evaluation::WindowClose,
             _ if growing => Evaluation::Sliding,
@@ -340,15 +338,13 @@ impl CorrelationEngine {
                     return;
                 }
             },
-            CorrelationType::ValueSum | CorrelationType::ValueAvg => {
-                match obs.value.and_then(parse_number) {
-                    Some(n) => Payload::Num(n),
-                    None => {
-                        self.stats.ignored_bad_value += 1;
-                        return;
-                    }
+            CorrelationType::ValueSum | CorrelationType::ValueAvg => match obs.value.and_then(parse_number) {
+                Some(n) => Payload::Num(n),
+                None => {
+                    self.stats.ignored_bad_value += 1;
+                    return;
                 }
-            }
+            },
             CorrelationType::Temporal | CorrelationType::TemporalOrdered => {
                 if obs.input < c.inputs {
                     Payload::Input(obs.input)
@@ -359,34 +355,21 @@ impl CorrelationEngine {
             }
         };
         let t = obs.timestamp_ms;
-        let stamp = Stamp {
-            ts: t,
-            ev: obs.event_ref,
-        };
+        let stamp = Stamp { ts: t, ev: obs.event_ref };
         let map = &mut self.groups[ci];
         let stats = &mut self.stats;
 
         let idx = match map.get_index_of(obs.group) {
             Some(idx) => idx,
             None => {
-                let body = if c.sliding {
-                    Body::Sliding(Sliding::new(c))
-                } else {
-                    Body::Anchored(Anchored::new(c, t))
-                };
+                let body = if c.sliding { Body::Sliding(Sliding::new(c)) } else { Body::Anchored(Anchored::new(c, t)) };
                 let g = Group { last_ts: t, body };
                 let key: GroupKey = obs.group.into();
-                self.due.push(Reverse(Due {
-                    deadline: g.deadline(c.span),
-                    correlation: ci,
-                    key: Arc::clone(&key),
-                }));
+                self.due.push(Reverse(Due { deadline: g.deadline(c.span), correlation: ci, key: Arc::clone(&key) }));
                 map.insert_full(key, g).0
             }
         };
-        let (key, g) = map
-            .get_index_mut(idx)
-            .expect("index just looked up or inserted");
+        let (key, g) = map.get_index_mut(idx).expect("index just looked up or inserted");
         match &mut g.body {
             Body::Sliding(s) => {
                 if t < g.last_ts.saturating_sub(c.span) {
@@ -397,12 +380,9 @@ impl CorrelationEngine {
                     let (value, chain) = s.push(c, stamp, payload, min_ts, stats);
                     if c.holds(value) {
                         let sum = match chain {
-                            Some(ch) => Summary {
-                                first: ch.start,
-                                last: ch.at,
-                                count: ch.len as u64,
-                                refs: ch.refs.to_vec(),
-                            },
+                            Some(ch) => {
+                                Summary { first: ch.start, last: ch.at, count: ch.len as u64, refs: ch.refs.to_vec() }
+                            }
                             None => s.summary(),
                         };
                         stats.hits += 1;
@@ -449,11 +429,7 @@ impl CorrelationEngine {
         while let Some(Reverse(due)) = self.due.pop() {
             self.remove_group(&due, out);
         }
-        debug_assert_eq!(
-            self.state_len(),
-            0,
-            "every group has exactly one queue entry"
-        );
+        debug_assert_eq!(self.state_len(), 0, "every group has exactly one queue entry");
         for map in &mut self.groups {
             map.clear();
         }
@@ -488,10 +464,7 @@ impl CorrelationEngine {
     /// Drops a group; a window-close group is evaluated first.
     fn remove_group(&mut self, due: &Due, out: &mut Vec<CorrelationHit>) {
         let c = &self.compiled[due.correlation];
-        let Some((key, g)) = self.groups[due.correlation]
-            .swap_remove(&due.key)
-            .map(|g| (&due.key, g))
-        else {
+        let Some((key, g)) = self.groups[due.correlation].swap_remove(&due.key).map(|g| (&due.key, g)) else {
             return;
         };
         match &g.body {
@@ -509,11 +482,7 @@ fn parse_number(s: &str) -> Option<f64> {
 
 /// The comparisons actually applied: temporal types default to "all inputs seen".
 fn effective_comparisons(spec: &CorrelationSpec) -> Vec<(CmpOp, f64)> {
-    let given = spec
-        .condition
-        .as_ref()
-        .map(|c| c.comparisons.as_slice())
-        .unwrap_or(&[]);
+    let given = spec.condition.as_ref().map(|c| c.comparisons.as_slice()).unwrap_or(&[]);
     match spec.kind {
         CorrelationType::Temporal | CorrelationType::TemporalOrdered if given.is_empty() => {
             vec![(CmpOp::Gte, spec.inputs as f64)]
@@ -525,17 +494,10 @@ fn effective_comparisons(spec: &CorrelationSpec) -> Vec<(CmpOp, f64)> {
 /// Per-group cap: large enough that the condition's threshold stays reachable for the
 /// counting types, bounded so that one group cannot eat the machine.
 fn group_cap(kind: CorrelationType, comparisons: &[(CmpOp, f64)]) -> usize {
-    if !matches!(
-        kind,
-        CorrelationType::EventCount | CorrelationType::ValueCount
-    ) {
+    if !matches!(kind, CorrelationType::EventCount | CorrelationType::ValueCount) {
         return DEFAULT_GROUP_CAP;
     }
-    let top = comparisons
-        .iter()
-        .map(|&(_, limit)| limit)
-        .filter(|l| l.is_finite())
-        .fold(0.0_f64, f64::max);
+    let top = comparisons.iter().map(|&(_, limit)| limit).filter(|l| l.is_finite()).fold(0.0_f64, f64::max);
     // `top` is finite and >= 0; the float-to-int cast saturates.
     let needed = (top.ceil() + 1.0).min(MAX_GROUP_CAP as f64) as usize;
     needed.clamp(DEFAULT_GROUP_CAP, MAX_GROUP_CAP)
@@ -566,9 +528,7 @@ impl Compiled {
     }
 
     fn holds(&self, value: f64) -> bool {
-        self.comparisons
-            .iter()
-            .all(|&(op, limit)| op.holds(value, limit))
+        self.comparisons.iter().all(|&(op, limit)| op.holds(value, limit))
     }
 }
 
@@ -622,12 +582,7 @@ struct Summary {
 impl Summary {
     /// Over stamps in time order.
     fn of<'s>(stamps: impl Iterator<Item = &'s Stamp>) -> Summary {
-        let mut s = Summary {
-            first: i64::MAX,
-            last: i64::MIN,
-            count: 0,
-            refs: Vec::new(),
-        };
+        let mut s = Summary { first: i64::MAX, last: i64::MIN, count: 0, refs: Vec::new() };
         for st in stamps {
             s.first = s.first.min(st.ts);
             s.last = s.last.max(st.ts);
@@ -639,13 +594,7 @@ impl Summary {
         s
     }
 
-    fn into_hit(
-        self,
-        correlation: usize,
-        group: Vec<GroupValue>,
-        value: f64,
-        key: Option<String>,
-    ) -> CorrelationHit {
+    fn into_hit(self, correlation: usize, group: Vec<GroupValue>, value: f64, key: Option<String>) -> CorrelationHit {
         CorrelationHit {
             correlation,
             group,

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::chains::{Chain, Chains};
-use super::{
-    Compiled, CorrelationStats, CorrelationType, Payload, Stamp, Summary, MIN_PER_INPUT_CAP,
-};
+use super::{Compiled, CorrelationStats, CorrelationType, Payload, Stamp, Summary, MIN_PER_INPUT_CAP};
 
 /// Sliding-window state: the observations within the trailing timespan, kept in time
 /// order, with the aggregate maintained incrementally.
@@ -38,15 +36,8 @@ pub(super) enum Sliding {
 impl Sliding {
     pub(super) fn new(c: &Compiled) -> Self {
         match c.kind {
-            CorrelationType::ValueCount => Sliding::Distinct {
-                entries: VecDeque::new(),
-                counts: FxHashMap::default(),
-            },
-            CorrelationType::ValueSum => Sliding::Sum {
-                entries: VecDeque::new(),
-                sum: 0.0,
-                removed: 0,
-            },
+            CorrelationType::ValueCount => Sliding::Distinct { entries: VecDeque::new(), counts: FxHashMap::default() },
+            CorrelationType::ValueSum => Sliding::Sum { entries: VecDeque::new(), sum: 0.0, removed: 0 },
             CorrelationType::Temporal => Sliding::Temporal(vec![VecDeque::new(); c.inputs]),
             CorrelationType::TemporalOrdered => Sliding::Ordered(Chains::new(c.inputs)),
             // event_count; value_avg and value_percentile are never sliding.
@@ -104,11 +95,7 @@ impl Sliding {
                 }
                 (counts.len() as f64, None)
             }
-            Sliding::Sum {
-                entries,
-                sum,
-                removed,
-            } => {
+            Sliding::Sum { entries, sum, removed } => {
                 if let Payload::Num(n) = payload {
                     *sum += n;
                     insert_sorted(entries, (st, n), |e| e.0.ts);
@@ -148,10 +135,7 @@ impl Sliding {
                         dq.pop_front();
                     }
                 }
-                (
-                    per_input.iter().filter(|dq| !dq.is_empty()).count() as f64,
-                    None,
-                )
+                (per_input.iter().filter(|dq| !dq.is_empty()).count() as f64, None)
             }
             Sliding::Ordered(chains) => {
                 chains.prune(min_ts);
@@ -175,11 +159,7 @@ impl Sliding {
                 entries.clear();
                 counts.clear();
             }
-            Sliding::Sum {
-                entries,
-                sum,
-                removed,
-            } => {
+            Sliding::Sum { entries, sum, removed } => {
                 entries.clear();
                 *sum = 0.0;
                 *removed = 0;
@@ -199,12 +179,7 @@ impl Sliding {
                 all.sort_by_key(|s| s.ts);
                 Summary::of(all.iter())
             }
-            Sliding::Ordered(_) => Summary {
-                first: 0,
-                last: 0,
-                count: 0,
-                refs: Vec::new(),
-            },
+            Sliding::Ordered(_) => Summary { first: 0, last: 0, count: 0, refs: Vec::new() },
         }
     }
 }

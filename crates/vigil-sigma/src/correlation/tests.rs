@@ -11,17 +11,9 @@ fn spec(kind: CorrelationType, inputs: usize, span: i64, cmps: &[(CmpOp, f64)]) 
     let condition = if cmps.is_empty() {
         None
     } else {
-        Some(CorrelationCondition {
-            comparisons: cmps.to_vec(),
-            fields: Vec::new(),
-        })
+        Some(CorrelationCondition { comparisons: cmps.to_vec(), fields: Vec::new() })
     };
-    CorrelationSpec {
-        kind,
-        inputs,
-        timespan_ms: span,
-        condition,
-    }
+    CorrelationSpec { kind, inputs, timespan_ms: span, condition }
 }
 
 /// Drives an engine with auto-numbered event refs (1, 2, 3, ...).
@@ -32,10 +24,7 @@ struct H {
 
 impl H {
     fn new(specs: Vec<CorrelationSpec>) -> Self {
-        H {
-            e: CorrelationEngine::new(specs),
-            next_ref: 0,
-        }
+        H { e: CorrelationEngine::new(specs), next_ref: 0 }
     }
 
     fn feed_group(
@@ -47,27 +36,13 @@ impl H {
         value: Option<&str>,
     ) -> Vec<CorrelationHit> {
         self.next_ref += 1;
-        let obs = Observation {
-            correlation: corr,
-            input,
-            timestamp_ms: ts,
-            group,
-            value,
-            event_ref: self.next_ref,
-        };
+        let obs = Observation { correlation: corr, input, timestamp_ms: ts, group, value, event_ref: self.next_ref };
         let mut out = Vec::new();
         self.e.observe(&obs, &mut out);
         out
     }
 
-    fn feed(
-        &mut self,
-        corr: usize,
-        input: usize,
-        ts: i64,
-        group: &str,
-        value: Option<&str>,
-    ) -> Vec<CorrelationHit> {
+    fn feed(&mut self, corr: usize, input: usize, ts: i64, group: &str, value: Option<&str>) -> Vec<CorrelationHit> {
         self.feed_group(corr, input, ts, &[GroupValue::from(group)], value)
     }
 
@@ -99,19 +74,13 @@ fn event_count_gte_threshold_per_group_interleaved() {
     assert_eq!(hits.len(), 1);
     let hit = &hits[0];
     assert_eq!(hit.group, g("a"));
-    assert_eq!(
-        (hit.first_ms, hit.last_ms, hit.event_count, hit.value),
-        (1_000, 5_000, 3, 3.0)
-    );
+    assert_eq!((hit.first_ms, hit.last_ms, hit.event_count, hit.value), (1_000, 5_000, 3, 3.0));
     assert_eq!(hit.event_refs, vec![1, 3, 5]);
     let hits = h.feed(0, 0, 6_000, "b", None);
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].group, g("b"));
     assert_eq!(hits[0].event_refs, vec![2, 4, 6]);
-    assert!(
-        h.finish().is_empty(),
-        "sliding conditions report nothing at finish"
-    );
+    assert!(h.finish().is_empty(), "sliding conditions report nothing at finish");
 }
 
 #[test]
@@ -134,9 +103,7 @@ fn window_bounds_are_inclusive() {
 #[test]
 fn event_count_resets_after_hit() {
     let mut h = H::new(vec![spec(EventCount, 1, 60 * MIN, &[(Gte, 2.0)])]);
-    let fired: Vec<usize> = (0..5)
-        .map(|i| h.feed(0, 0, i * 1000, "a", None).len())
-        .collect();
+    let fired: Vec<usize> = (0..5).map(|i| h.feed(0, 0, i * 1000, "a", None).len()).collect();
     // One hit per fresh pair, not one per event once the threshold is crossed.
     assert_eq!(fired, vec![0, 1, 0, 1, 0]);
     assert_eq!(h.e.stats().hits, 2);
@@ -166,10 +133,7 @@ fn window_close_on_later_event_of_same_group() {
     h.feed(0, 0, 1_000, "a", None);
     let hits = h.feed(0, 0, 20_000, "a", None);
     assert_eq!(hits.len(), 1);
-    assert_eq!(
-        (hits[0].value, hits[0].first_ms, hits[0].last_ms),
-        (2.0, 0, 1_000)
-    );
+    assert_eq!((hits[0].value, hits[0].first_ms, hits[0].last_ms), (2.0, 0, 1_000));
     let hits = h.finish();
     assert_eq!(hits.len(), 1, "the second window closes at finish");
     assert_eq!((hits[0].value, hits[0].first_ms), (1.0, 20_000));
@@ -180,10 +144,7 @@ fn advance_closes_window_before_finish() {
     let mut h = H::new(vec![spec(EventCount, 1, 10_000, &[(Lt, 5.0)])]);
     h.feed(0, 0, 0, "a", None);
     assert!(h.advance(5_000).is_empty());
-    assert!(
-        h.advance(10_000).is_empty(),
-        "window [0, 10000] is still open at 10000"
-    );
+    assert!(h.advance(10_000).is_empty(), "window [0, 10000] is still open at 10000");
     assert_eq!(h.advance(10_001).len(), 1);
     assert!(h.finish().is_empty());
 }
@@ -200,13 +161,8 @@ fn allowed_lateness_delays_clock_driven_close() {
 #[test]
 fn value_count_distinct_ignores_duplicates() {
     let mut h = H::new(vec![spec(ValueCount, 1, 5 * MIN, &[(Gt, 3.0)])]);
-    for (i, u) in ["u1", "u1", "u2", "u2", "u3", "u3", "u1"]
-        .iter()
-        .enumerate()
-    {
-        assert!(h
-            .feed(0, 0, i as i64 * 1000, "10.0.0.1", Some(u))
-            .is_empty());
+    for (i, u) in ["u1", "u1", "u2", "u2", "u3", "u3", "u1"].iter().enumerate() {
+        assert!(h.feed(0, 0, i as i64 * 1000, "10.0.0.1", Some(u)).is_empty());
     }
     let hits = h.feed(0, 0, 7_000, "10.0.0.1", Some("u4"));
     assert_eq!(hits.len(), 1);
@@ -265,10 +221,7 @@ fn temporal_unordered_any_order() {
 fn temporal_with_condition_gte_2_of_3() {
     let mut h = H::new(vec![spec(Temporal, 3, 5 * MIN, &[(Gte, 2.0)])]);
     assert!(h.feed(0, 0, 0, "h", None).is_empty());
-    assert!(
-        h.feed(0, 0, 1, "h", None).is_empty(),
-        "the same rule twice is one input"
-    );
+    assert!(h.feed(0, 0, 1, "h", None).is_empty(), "the same rule twice is one input");
     let hits = h.feed(0, 2, 2, "h", None);
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].value, 2.0);
@@ -290,15 +243,7 @@ fn temporal_ordered_repeat_then_next_fires_once() {
     assert_eq!(hits.len(), 1);
     // The latest A is the one reported: it leaves the most room in the timespan.
     assert_eq!(hits[0].event_refs, vec![2, 3]);
-    assert_eq!(
-        (
-            hits[0].first_ms,
-            hits[0].last_ms,
-            hits[0].value,
-            hits[0].event_count
-        ),
-        (1_000, 2_000, 2.0, 2)
-    );
+    assert_eq!((hits[0].first_ms, hits[0].last_ms, hits[0].value, hits[0].event_count), (1_000, 2_000, 2.0, 2));
 }
 
 #[test]
@@ -309,11 +254,7 @@ fn temporal_ordered_wrong_order_no_hit() {
 #[test]
 fn temporal_ordered_gap_longer_than_timespan_no_hit() {
     assert!(ordered(&[(0, 0), (1, MIN + 1)], 2, MIN).is_empty());
-    assert_eq!(
-        ordered(&[(0, 0), (1, MIN)], 2, MIN).len(),
-        1,
-        "inclusive bound"
-    );
+    assert_eq!(ordered(&[(0, 0), (1, MIN)], 2, MIN).len(), 1, "inclusive bound");
 }
 
 #[test]
@@ -325,20 +266,9 @@ fn temporal_ordered_repeated_sequence_two_hits() {
 
 #[test]
 fn temporal_ordered_three_steps_with_restarts() {
-    assert_eq!(
-        ordered(&[(0, 0), (1, 1), (0, 2), (2, 3)], 3, MIN).len(),
-        1,
-        "A B A C"
-    );
-    assert!(
-        ordered(&[(0, 0), (2, 1), (1, 2)], 3, MIN).is_empty(),
-        "A C B"
-    );
-    assert_eq!(
-        ordered(&[(0, 0), (1, 1), (1, 2), (2, 3)], 3, MIN).len(),
-        1,
-        "A B B C"
-    );
+    assert_eq!(ordered(&[(0, 0), (1, 1), (0, 2), (2, 3)], 3, MIN).len(), 1, "A B A C");
+    assert!(ordered(&[(0, 0), (2, 1), (1, 2)], 3, MIN).is_empty(), "A C B");
+    assert_eq!(ordered(&[(0, 0), (1, 1), (1, 2), (2, 3)], 3, MIN).len(), 1, "A B B C");
     // A restart that is too late must not hide the earlier, still valid chain start.
     let hits = ordered(&[(0, 0), (1, 10), (0, 20), (2, 30)], 3, 30);
     assert_eq!(hits.len(), 1);
@@ -361,11 +291,7 @@ fn temporal_ordered_lt_2_reports_a_not_followed_by_b() {
     h.feed(0, 1, 1_000, "y", None);
     h.feed(0, 1, 0, "z", None);
     h.feed(0, 0, 1_000, "z", None);
-    let mut groups: Vec<_> = h
-        .finish()
-        .into_iter()
-        .map(|hit| (hit.group, hit.value))
-        .collect();
+    let mut groups: Vec<_> = h.finish().into_iter().map(|hit| (hit.group, hit.value)).collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(groups, vec![(g("x"), 1.0), (g("z"), 1.0)]);
 }
@@ -430,43 +356,27 @@ fn value_percentile_lte_1_reports_rare_value_only() {
 
 #[test]
 fn range_condition_gt_lte_at_window_close() {
-    let mut h = H::new(vec![spec(
-        EventCount,
-        1,
-        60 * MIN,
-        &[(Gt, 3.0), (Lte, 5.0)],
-    )]);
+    let mut h = H::new(vec![spec(EventCount, 1, 60 * MIN, &[(Gt, 3.0), (Lte, 5.0)])]);
     assert_eq!(h.e.specs()[0].evaluation(), Evaluation::WindowClose);
     for (grp, n) in [("three", 3), ("four", 4), ("five", 5), ("six", 6)] {
         for i in 0..n {
             assert!(h.feed(0, 0, i, grp, None).is_empty());
         }
     }
-    let mut got: Vec<_> = h
-        .finish()
-        .into_iter()
-        .map(|hit| (hit.group, hit.value))
-        .collect();
+    let mut got: Vec<_> = h.finish().into_iter().map(|hit| (hit.group, hit.value)).collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got, vec![(g("five"), 5.0), (g("four"), 4.0)]);
 }
 
 #[test]
 fn eq_and_neq_conditions() {
-    let mut h = H::new(vec![
-        spec(EventCount, 1, MIN, &[(CEq, 2.0)]),
-        spec(EventCount, 1, MIN, &[(Neq, 2.0)]),
-    ]);
+    let mut h = H::new(vec![spec(EventCount, 1, MIN, &[(CEq, 2.0)]), spec(EventCount, 1, MIN, &[(Neq, 2.0)])]);
     for corr in 0..2 {
         h.feed(corr, 0, 0, "two", None);
         h.feed(corr, 0, 1, "two", None);
         h.feed(corr, 0, 0, "one", None);
     }
-    let mut got: Vec<_> = h
-        .finish()
-        .into_iter()
-        .map(|hit| (hit.correlation, hit.group))
-        .collect();
+    let mut got: Vec<_> = h.finish().into_iter().map(|hit| (hit.correlation, hit.group)).collect();
     got.sort();
     assert_eq!(got, vec![(0, g("two")), (1, g("one"))]);
 }
@@ -479,45 +389,22 @@ fn out_of_order_timestamps_are_tolerated() {
     let hits = h.feed(0, 0, 8_000, "a", None);
     assert_eq!(hits.len(), 1);
     assert_eq!((hits[0].first_ms, hits[0].last_ms), (5_000, 10_000));
-    assert_eq!(
-        hits[0].event_refs,
-        vec![2, 3, 1],
-        "refs in event-time order"
-    );
+    assert_eq!(hits[0].event_refs, vec![2, 3, 1], "refs in event-time order");
     // Older than the group's window: dropped, not counted.
     h.feed(0, 0, 30_000, "b", None);
     assert!(h.feed(0, 0, 1_000, "b", None).is_empty());
     assert_eq!(h.e.stats().dropped_late, 1);
     // Temporal order is judged by event time, not arrival.
     let hits = ordered(&[(1, 10), (0, 5)], 2, MIN);
-    assert!(
-        hits.is_empty(),
-        "B arrived first; a later-arriving earlier A cannot precede it"
-    );
+    assert!(hits.is_empty(), "B arrived first; a later-arriving earlier A cannot precede it");
 }
 
 #[test]
 fn extreme_inputs_do_not_panic() {
-    let kinds = [
-        EventCount,
-        ValueCount,
-        Temporal,
-        TemporalOrdered,
-        ValueSum,
-        ValueAvg,
-        ValuePercentile,
-    ];
-    let mut specs = vec![
-        spec(Temporal, usize::MAX, 10, &[]),
-        spec(TemporalOrdered, usize::MAX, 10, &[(Lt, 3.0)]),
-    ];
-    let conds: [&[(CmpOp, f64)]; 5] = [
-        &[(Gte, 1.0)],
-        &[(Lt, 2.0)],
-        &[(Gt, f64::NAN)],
-        &[(Gte, f64::INFINITY), (Neq, f64::NEG_INFINITY)],
-        &[],
-    ];
+    let kinds = [EventCount, ValueCount, Temporal, TemporalOrdered, ValueSum, ValueAvg, ValuePercentile];
+    let mut specs = vec![spec(Temporal, usize::MAX, 10, &[]), spec(TemporalOrdered, usize::MAX, 10, &[(Lt, 3.0)])];
+    let conds: [&[(CmpOp, f64)]; 5] =
+        [&[(Gte, 1.0)], &[(Lt, 2.0)], &[(Gt, f64::NAN)], &[(Gte, f64::INFINITY), (Neq, f64::NEG_INFINITY)], &[]];
     let spans = [0, -5, i64::MAX, i64::MIN, 1];
     for k in kinds {
         for c in conds {
@@ -530,16 +417,7 @@ fn extreme_inputs_do_not_panic() {
     let n = specs.len();
     let mut h = H::new(specs);
     let times = [0, i64::MIN, i64::MAX, -1, i64::MAX - 1, i64::MIN + 1, 42];
-    let values = [
-        None,
-        Some("1e308"),
-        Some("1e308"),
-        Some("-1e308"),
-        Some("inf"),
-        Some("NaN"),
-        Some(""),
-        Some("x"),
-    ];
+    let values = [None, Some("1e308"), Some("1e308"), Some("-1e308"), Some("inf"), Some("NaN"), Some(""), Some("x")];
     let missing = [GroupValue::Missing];
     for corr in 0..n + 2 {
         for (i, &t) in times.iter().enumerate() {
@@ -578,10 +456,7 @@ fn group_values_compare_exactly() {
 
 #[test]
 fn state_evicted_after_advance_far_ahead() {
-    let mut h = H::new(vec![
-        spec(EventCount, 1, MIN, &[(Gte, 100.0)]),
-        spec(EventCount, 1, MIN, &[(Lt, 100.0)]),
-    ]);
+    let mut h = H::new(vec![spec(EventCount, 1, MIN, &[(Gte, 100.0)]), spec(EventCount, 1, MIN, &[(Lt, 100.0)])]);
     for i in 0..50 {
         h.feed(0, 0, i, &format!("g{i}"), None);
         h.feed(1, 0, i, &format!("g{i}"), None);
@@ -616,10 +491,7 @@ fn active_group_is_requeued_not_evicted() {
         h.advance(i * 600 + 500);
     }
     assert_eq!(h.e.stats().evicted_groups, 0);
-    assert_eq!(
-        hits, 5,
-        "each hit resets; every second event completes a fresh pair"
-    );
+    assert_eq!(hits, 5, "each hit resets; every second event completes a fresh pair");
 }
 
 #[test]
@@ -648,10 +520,7 @@ fn large_threshold_raises_the_cap() {
 fn chained_failed_logins_then_success() {
     const FAILED: usize = 0; // event_count over failed_login
     const OUTER: usize = 1; // temporal_ordered [multiple_failed_login, successful_login]
-    let mut h = H::new(vec![
-        spec(EventCount, 1, 10 * MIN, &[(Gte, 3.0)]),
-        spec(TemporalOrdered, 2, 10 * MIN, &[]),
-    ]);
+    let mut h = H::new(vec![spec(EventCount, 1, 10 * MIN, &[(Gte, 3.0)]), spec(TemporalOrdered, 2, 10 * MIN, &[])]);
     let mut alerts = Vec::new();
     let failed = |h: &mut H, ts: i64, user: &str, alerts: &mut Vec<CorrelationHit>| {
         for inner in h.feed(FAILED, 0, ts, user, None) {

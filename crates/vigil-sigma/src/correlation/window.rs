@@ -7,8 +7,8 @@ use smallvec::SmallVec;
 
 use super::chains::Chains;
 use super::{
-    Compiled, CorrelationHit, CorrelationStats, CorrelationType, GroupValue, Payload, Stamp,
-    Summary, EVENT_REF_CAP, PER_VALUE_REF_CAP,
+    Compiled, CorrelationHit, CorrelationStats, CorrelationType, GroupValue, Payload, Stamp, Summary, EVENT_REF_CAP,
+    PER_VALUE_REF_CAP,
 };
 
 /// Window-close state: a window anchored at `start`, with running aggregates.
@@ -55,25 +55,13 @@ impl Anchored {
     pub(super) fn new(c: &Compiled, start: i64) -> Self {
         let agg = match c.kind {
             CorrelationType::EventCount => Agg::Count,
-            CorrelationType::ValueCount => Agg::Distinct {
-                seen: FxHashSet::default(),
-                overflow: 0,
-            },
+            CorrelationType::ValueCount => Agg::Distinct { seen: FxHashSet::default(), overflow: 0 },
             CorrelationType::ValueSum | CorrelationType::ValueAvg => Agg::Sum { sum: 0.0, n: 0 },
-            CorrelationType::ValuePercentile => Agg::Percentile {
-                values: IndexMap::default(),
-            },
+            CorrelationType::ValuePercentile => Agg::Percentile { values: IndexMap::default() },
             CorrelationType::Temporal => Agg::Temporal(vec![0; c.inputs]),
             CorrelationType::TemporalOrdered => Agg::Ordered(Chains::new(c.inputs)),
         };
-        Anchored {
-            start,
-            first: start,
-            last: start,
-            count: 0,
-            refs: Vec::new(),
-            agg,
-        }
+        Anchored { start, first: start, last: start, count: 0, refs: Vec::new(), agg }
     }
 
     pub(super) fn add(&mut self, c: &Compiled, st: Stamp, payload: Payload<'_>) {
@@ -105,15 +93,7 @@ impl Anchored {
                     }
                 } else if values.len() < c.cap {
                     let refs = SmallVec::from_slice(&[st.ev]);
-                    values.insert(
-                        v.into(),
-                        ValueStat {
-                            count: 1,
-                            first: st.ts,
-                            last: st.ts,
-                            refs,
-                        },
-                    );
+                    values.insert(v.into(), ValueStat { count: 1, first: st.ts, last: st.ts, refs });
                 }
             }
             (Agg::Temporal(per_input), Payload::Input(i)) => {
@@ -177,12 +157,7 @@ pub(super) fn close_window(
     };
     if c.holds(value) {
         stats.hits += 1;
-        let sum = Summary {
-            first: a.first,
-            last: a.last,
-            count: a.count,
-            refs: a.refs.clone(),
-        };
+        let sum = Summary { first: a.first, last: a.last, count: a.count, refs: a.refs.clone() };
         out.push(sum.into_hit(ci, key.to_vec(), value, None));
     }
 }

@@ -74,8 +74,7 @@ struct HuntContext<'a> {
 
 pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     // `--rules a b data.jsonl`: inputs that clap took as rules.
-    let (rules, extra): (Vec<PathBuf>, Vec<PathBuf>) =
-        args.rules.drain(..).partition(|p| is_rule_path(p));
+    let (rules, extra): (Vec<PathBuf>, Vec<PathBuf>) = args.rules.drain(..).partition(|p| is_rule_path(p));
     args.inputs.splice(0..0, extra);
     if rules.is_empty() {
         bail!("no rule directory or .yml/.yaml file given to --rules");
@@ -96,23 +95,14 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     let set = compiled.rules;
     let parse_time = |t: &Option<String>, what: &str| -> anyhow::Result<Option<Timestamp>> {
         t.as_deref()
-            .map(|s| {
-                parse_timestamp(s)
-                    .with_context(|| format!("--{what} `{s}` is not an ISO 8601 time"))
-            })
+            .map(|s| parse_timestamp(s).with_context(|| format!("--{what} `{s}` is not an ISO 8601 time")))
             .transpose()
     };
     let from = parse_time(&args.from, "from")?;
     let to = parse_time(&args.to, "to")?;
     let logsource = args.logsource.as_deref().map(|s| {
-        let mut parts = s
-            .split('/')
-            .map(|p| Some(p).filter(|p| !p.is_empty() && *p != "*"));
-        LogSource::new(
-            parts.next().flatten(),
-            parts.next().flatten(),
-            parts.next().flatten(),
-        )
+        let mut parts = s.split('/').map(|p| Some(p).filter(|p| !p.is_empty() && *p != "*"));
+        LogSource::new(parts.next().flatten(), parts.next().flatten(), parts.next().flatten())
     });
     let discovered = discover(&args.inputs).context("reading inputs")?;
     for (path, reason) in &discovered.skipped {
@@ -129,15 +119,10 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
         sources: files.iter().map(|f| f.path.display().to_string()).collect(),
     };
 
-    let progress = indicatif::ProgressBar::with_draw_target(
-        Some(total_bytes),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
+    let progress = indicatif::ProgressBar::with_draw_target(Some(total_bytes), indicatif::ProgressDrawTarget::stderr());
     progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template"),
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .expect("valid template"),
     );
     // Short hunts don't need a bar.
     if total_bytes < 64 * 1024 * 1024 {
@@ -152,13 +137,8 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     let bad_records = Mutex::new(Vec::<BadRecord>::new());
     let bad_count = AtomicU64::new(0);
     let opts = ReadOptions::default();
-    let jobs = if args.jobs == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        args.jobs
-    };
+    let jobs =
+        if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
 
     let on_bad = |bad: BadRecord| {
         bad_count.fetch_add(1, Ordering::Relaxed);
@@ -234,9 +214,7 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
                 pending.insert(seq, result);
                 while let Some(result) = pending.remove(&next) {
                     if failure.is_none() {
-                        if let Err(e) =
-                            finish_batch(&ctx, result, &mut correlator, &mut summary, &mut out)
-                        {
+                        if let Err(e) = finish_batch(&ctx, result, &mut correlator, &mut summary, &mut out) {
                             failure = Some(e);
                         }
                     }
@@ -265,10 +243,7 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     for b in bad_records.lock().expect("not poisoned").iter().take(10) {
         eprintln!(
             "vigil: unreadable record {}:{}: {}",
-            ctx.sources
-                .get(b.source as usize)
-                .map(String::as_str)
-                .unwrap_or("?"),
+            ctx.sources.get(b.source as usize).map(String::as_str).unwrap_or("?"),
             b.position,
             b.reason
         );
@@ -333,19 +308,12 @@ fn event_ref(source: u32, position: u64) -> u64 {
 fn describe_ref(ctx: &HuntContext, r: u64) -> String {
     let source = (r >> 40) as usize;
     let position = r & ((1 << 40) - 1);
-    format!(
-        "{}:{position}",
-        ctx.sources.get(source).map(String::as_str).unwrap_or("?")
-    )
+    format!("{}:{position}", ctx.sources.get(source).map(String::as_str).unwrap_or("?"))
 }
 
 fn process_batch(ctx: &HuntContext, evaluator: &mut Evaluator, batch: &Batch) -> BatchResult {
-    let mut result = BatchResult {
-        output: Vec::new(),
-        observations: Vec::new(),
-        detections: Vec::new(),
-        invalid: Vec::new(),
-    };
+    let mut result =
+        BatchResult { output: Vec::new(), observations: Vec::new(), detections: Vec::new(), invalid: Vec::new() };
     let mut matched = Vec::new();
     let wants_time = ctx.from.is_some() || ctx.to.is_some();
     for (position, text) in batch.iter() {
@@ -384,13 +352,7 @@ fn process_batch(ctx: &HuntContext, evaluator: &mut Evaluator, batch: &Batch) ->
                 source: describe_ref(ctx, reference),
                 correlation: None,
             };
-            output::render(
-                &mut result.output,
-                ctx.format,
-                &d,
-                Some(text),
-                &rule.meta.fields,
-            );
+            output::render(&mut result.output, ctx.format, &d, Some(text), &rule.meta.fields);
         }
     }
     result
@@ -410,19 +372,13 @@ fn finish_batch(
     out.write_all(&result.output)?;
     for (rule_idx, _) in &result.detections {
         summary.detections += 1;
-        *summary
-            .per_rule
-            .entry(ctx.set.rules()[*rule_idx as usize].meta.title.clone())
-            .or_default() += 1;
+        *summary.per_rule.entry(ctx.set.rules()[*rule_idx as usize].meta.title.clone()).or_default() += 1;
     }
     summary.invalid += result.invalid.len() as u64;
     for bad in result.invalid.iter().take(3) {
         eprintln!(
             "vigil: {}:{}: {}",
-            ctx.sources
-                .get(bad.source as usize)
-                .map(String::as_str)
-                .unwrap_or("?"),
+            ctx.sources.get(bad.source as usize).map(String::as_str).unwrap_or("?"),
             bad.position,
             bad.reason
         );
@@ -450,14 +406,7 @@ fn write_correlation(
     let group = hit
         .group
         .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.clone()
-                    .map(serde_json::Value::String)
-                    .unwrap_or(serde_json::Value::Null),
-            )
-        })
+        .map(|(k, v)| (k.clone(), v.clone().map(serde_json::Value::String).unwrap_or(serde_json::Value::Null)))
         .collect();
     let d = Detection {
         rule_id: corr.meta.id.as_deref(),
@@ -465,26 +414,15 @@ fn write_correlation(
         level: corr.meta.level.as_deref(),
         timestamp: ms(hit.last_ms),
         tags: &corr.meta.tags,
-        source: hit
-            .event_refs
-            .first()
-            .map(|r| describe_ref(ctx, *r))
-            .unwrap_or_default(),
+        source: hit.event_refs.first().map(|r| describe_ref(ctx, *r)).unwrap_or_default(),
         correlation: Some(CorrelationOutput {
-            kind: serde_json::to_value(corr.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            kind: serde_json::to_value(corr.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             group,
             event_count: hit.event_count,
             value: hit.value,
             first: ms(hit.first_ms),
             last: ms(hit.last_ms),
-            events: hit
-                .event_refs
-                .iter()
-                .map(|r| describe_ref(ctx, *r))
-                .collect(),
+            events: hit.event_refs.iter().map(|r| describe_ref(ctx, *r)).collect(),
         }),
     };
     let mut buf = Vec::new();

@@ -43,53 +43,31 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if args.verbose {
         for w in &compiled.warnings {
-            let path = w
-                .path
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let path = w.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             println!("warning: {path} [{}]: {}", w.title, w.message);
         }
         for r in compiled.rules.untriggered() {
-            let path = r
-                .meta
-                .source
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            println!(
-                "untriggered: {path} [{}] logsource {}",
-                r.meta.title, r.logsource
-            );
+            let path = r.meta.source.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            println!("untriggered: {path} [{}] logsource {}", r.meta.title, r.logsource);
         }
     }
     let set = &compiled.rules;
     let loaded = set.rules().len() + set.correlations().len();
-    let reasons = by_kind
-        .iter()
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let reasons = by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ");
     println!(
         "{loaded} loaded ({} rules, {} correlations), {} rejected{}",
         set.rules().len(),
         set.correlations().len(),
         compiled.errors.len(),
-        if reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({reasons})")
-        }
+        if reasons.is_empty() { String::new() } else { format!(" ({reasons})") }
     );
     println!(
-        "{} warnings; {} distinct literals in the shared automata; {} rules need evaluation on every event of their logsource",
+        "{} warnings; {} distinct literals ({} triggers, {} KiB of automata); {} rules need evaluation on every event of their logsource",
         compiled.warnings.len(),
-        set.pattern_count(),
+                set.pattern_count(),
+        set.trigger_literal_count(),
+        set.automata_memory() / 1024,
         set.untriggered_rules()
     );
-    Ok(if compiled.errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if compiled.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
