@@ -17,14 +17,10 @@ use std::time::Instant;
 use vigil_formats::{read_file, InputFile, InputKind, ReadOptions};
 
 fn main() {
-    let corpus = std::env::var_os("VIGIL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/corpus"));
+    let corpus =
+        std::env::var_os("VIGIL_CORPUS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/work/shared/corpus"));
     let gz_path = corpus.join("bench/hsample_flat.jsonl.gz");
-    let target_mb: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(512);
+    let target_mb: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(512);
 
     let mut plain = Vec::new();
     flate2::read::MultiGzDecoder::new(BufReader::new(
@@ -33,10 +29,7 @@ fn main() {
     .read_to_end(&mut plain)
     .expect("decompress");
 
-    let path = std::env::temp_dir().join(format!(
-        "vigil-jsonl-throughput-{}.jsonl",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("vigil-jsonl-throughput-{}.jsonl", std::process::id()));
     {
         let mut out = std::io::BufWriter::new(File::create(&path).expect("create temp file"));
         let copies = (target_mb << 20).div_ceil(plain.len()).max(1);
@@ -46,11 +39,7 @@ fn main() {
         out.flush().expect("flush");
     }
     let size = std::fs::metadata(&path).expect("stat").len();
-    let file = InputFile {
-        path: path.clone(),
-        kind: InputKind::Jsonl,
-        size,
-    };
+    let file = InputFile { path: path.clone(), kind: InputKind::Jsonl, size };
 
     let opts = ReadOptions::default();
     let mut best = f64::MAX;
@@ -63,11 +52,7 @@ fn main() {
             0,
             &opts,
             &mut |batch| {
-                touched += batch
-                    .records
-                    .iter()
-                    .map(|r| (r.end - r.start) as usize)
-                    .sum::<usize>();
+                touched += batch.records.iter().map(|r| (r.end - r.start) as usize).sum::<usize>();
                 true
             },
             &mut |_| {},
@@ -81,11 +66,8 @@ fn main() {
     let _ = std::fs::remove_file(&path);
 
     // For comparison: the same data through gzip, which bounds .jsonl.gz input.
-    let gz = InputFile {
-        size: std::fs::metadata(&gz_path).expect("stat").len(),
-        path: gz_path,
-        kind: InputKind::JsonlGz,
-    };
+    let gz =
+        InputFile { size: std::fs::metadata(&gz_path).expect("stat").len(), path: gz_path, kind: InputKind::JsonlGz };
     let start = Instant::now();
     let gz_stats = read_file(&gz, 0, &opts, &mut |_| true, &mut |_| {}).expect("read gz");
     let gz_secs = start.elapsed().as_secs_f64();

@@ -55,9 +55,7 @@ impl Batch {
 
     /// Each record's position and text, in input order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (u64, &str)> + '_ {
-        self.records
-            .iter()
-            .map(move |span| (span.position, self.span_text(span)))
+        self.records.iter().map(move |span| (span.position, self.span_text(span)))
     }
 }
 
@@ -76,12 +74,7 @@ pub struct BadRecord {
 
 impl BadRecord {
     pub(crate) fn new(source: u32, position: u64, reason: String, raw: &[u8]) -> Self {
-        BadRecord {
-            source,
-            position,
-            reason,
-            raw: raw[..raw.len().min(BAD_RAW_CAP)].to_vec(),
-        }
+        BadRecord { source, position, reason, raw: raw[..raw.len().min(BAD_RAW_CAP)].to_vec() }
     }
 }
 
@@ -145,11 +138,7 @@ impl<'a> Sink<'a> {
         if record.len() > self.max_record_bytes {
             self.bad(
                 position,
-                format!(
-                    "record is {} bytes, longer than the {}-byte limit",
-                    record.len(),
-                    self.max_record_bytes
-                ),
+                format!("record is {} bytes, longer than the {}-byte limit", record.len(), self.max_record_bytes),
                 record.as_bytes(),
             );
             return !self.stopped;
@@ -168,11 +157,7 @@ impl<'a> Sink<'a> {
         let start = self.text.len();
         self.text.push_str(record);
         // Cannot truncate: ReadOptions clamps batch_bytes + max_record_bytes below 4 GiB.
-        self.records.push(RecordSpan {
-            start: start as u32,
-            end: self.text.len() as u32,
-            position,
-        });
+        self.records.push(RecordSpan { start: start as u32, end: self.text.len() as u32, position });
         self.stats.records += 1;
         true
     }
@@ -241,10 +226,7 @@ mod tests {
         let (batches, bad, stats) = collect(10, 100, &["aaaa", "bbbb", "cccc", "dd"], 99);
         assert!(bad.is_empty());
         assert_eq!(stats.records, 4);
-        let texts: Vec<Vec<&str>> = batches
-            .iter()
-            .map(|b| b.iter().map(|(_, t)| t).collect())
-            .collect();
+        let texts: Vec<Vec<&str>> = batches.iter().map(|b| b.iter().map(|(_, t)| t).collect()).collect();
         assert_eq!(texts, vec![vec!["aaaa", "bbbb"], vec!["cccc", "dd"]]);
         assert_eq!(batches[1].records[0].position, 3);
         assert!(batches.iter().all(|b| b.source == 7));

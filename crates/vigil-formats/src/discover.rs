@@ -69,8 +69,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, FormatError> {
                 let size = match entry.metadata() {
                     Ok(m) if m.is_file() => m.len(),
                     Ok(_) => {
-                        out.skipped
-                            .push((entry.into_path(), "not a regular file".to_string()));
+                        out.skipped.push((entry.into_path(), "not a regular file".to_string()));
                         continue;
                     }
                     Err(e) => {
@@ -83,20 +82,13 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, FormatError> {
         } else if meta.is_file() {
             add(&mut out, &mut seen, path.clone(), meta.len(), true);
         } else {
-            out.skipped
-                .push((path.clone(), "not a regular file".to_string()));
+            out.skipped.push((path.clone(), "not a regular file".to_string()));
         }
     }
     Ok(out)
 }
 
-fn add(
-    out: &mut Discovered,
-    seen: &mut HashSet<PathBuf>,
-    path: PathBuf,
-    size: u64,
-    explicit: bool,
-) {
+fn add(out: &mut Discovered, seen: &mut HashSet<PathBuf>, path: PathBuf, size: u64, explicit: bool) {
     let key = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
     if !seen.insert(key) {
         return;
@@ -113,8 +105,7 @@ fn classify(path: &Path, explicit: bool) -> Result<InputKind, String> {
     match ext.as_deref() {
         Some("jsonl" | "ndjson") => Ok(InputKind::Jsonl),
         Some("evtx") => {
-            let prefix = read_prefix(open(path)?, EVTX_MAGIC.len(), EVTX_MAGIC.len())
-                .map_err(|e| e.to_string())?;
+            let prefix = read_prefix(open(path)?, EVTX_MAGIC.len(), EVTX_MAGIC.len()).map_err(|e| e.to_string())?;
             if prefix.0.starts_with(EVTX_MAGIC) {
                 Ok(InputKind::Evtx)
             } else {
@@ -123,8 +114,8 @@ fn classify(path: &Path, explicit: bool) -> Result<InputKind, String> {
         }
         Some("gz") => {
             let inner = path.file_stem().map(Path::new).and_then(lower_ext);
-            let (prefix, _) = read_prefix(open(path)?, GZIP_MAGIC.len(), GZIP_MAGIC.len())
-                .map_err(|e| e.to_string())?;
+            let (prefix, _) =
+                read_prefix(open(path)?, GZIP_MAGIC.len(), GZIP_MAGIC.len()).map_err(|e| e.to_string())?;
             if !prefix.starts_with(GZIP_MAGIC) {
                 return Err("has a .gz extension but is not gzip".to_string());
             }
@@ -138,8 +129,8 @@ fn classify(path: &Path, explicit: bool) -> Result<InputKind, String> {
         _ => {
             // Event logs are often saved without their extension (or under a .bak name):
             // the magic number is cheap to check.
-            let (prefix, _) = read_prefix(open(path)?, EVTX_MAGIC.len(), EVTX_MAGIC.len())
-                .map_err(|e| e.to_string())?;
+            let (prefix, _) =
+                read_prefix(open(path)?, EVTX_MAGIC.len(), EVTX_MAGIC.len()).map_err(|e| e.to_string())?;
             if prefix.starts_with(EVTX_MAGIC) {
                 Ok(InputKind::Evtx)
             } else {
@@ -153,8 +144,7 @@ fn classify(path: &Path, explicit: bool) -> Result<InputKind, String> {
 }
 
 fn lower_ext(path: &Path) -> Option<String> {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase())
 }
 
 fn open(path: &Path) -> Result<File, String> {
@@ -163,8 +153,7 @@ fn open(path: &Path) -> Result<File, String> {
 
 /// Sniffs a file's content, looking inside gzip.
 fn sniff_path(path: &Path) -> Result<InputKind, String> {
-    let (prefix, complete) =
-        read_prefix(open(path)?, SNIFF_FIRST, SNIFF_MAX).map_err(|e| e.to_string())?;
+    let (prefix, complete) = read_prefix(open(path)?, SNIFF_FIRST, SNIFF_MAX).map_err(|e| e.to_string())?;
     match sniff(&prefix, complete) {
         Sniffed::Evtx => Ok(InputKind::Evtx),
         Sniffed::Jsonl => Ok(InputKind::Jsonl),
@@ -172,8 +161,7 @@ fn sniff_path(path: &Path) -> Result<InputKind, String> {
         Sniffed::Other(reason) => Err(reason),
         Sniffed::Gzip => {
             let gz = MultiGzDecoder::new(BufReader::new(open(path)?));
-            let (prefix, complete) =
-                read_prefix(gz, SNIFF_FIRST, SNIFF_MAX).map_err(|e| format!("gzip: {e}"))?;
+            let (prefix, complete) = read_prefix(gz, SNIFF_FIRST, SNIFF_MAX).map_err(|e| format!("gzip: {e}"))?;
             match sniff(&prefix, complete) {
                 Sniffed::Jsonl => Ok(InputKind::JsonlGz),
                 Sniffed::Json => Ok(InputKind::JsonGz),
@@ -194,9 +182,7 @@ fn read_prefix(reader: impl Read, first: usize, max: usize) -> io::Result<(Vec<u
     let mut want = first;
     loop {
         let before = prefix.len();
-        (&mut reader)
-            .take((want - before) as u64)
-            .read_to_end(&mut prefix)?;
+        (&mut reader).take((want - before) as u64).read_to_end(&mut prefix)?;
         let hit_eof = prefix.len() < want;
         if hit_eof {
             return Ok((prefix, true));

@@ -29,9 +29,6 @@ pub enum FormatError {
 
 impl FormatError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        FormatError::Io {
-            path: path.into(),
-            source,
-        }
+        FormatError::Io { path: path.into(), source }
     }
 }

@@ -23,19 +23,15 @@ fn settings() -> ParserSettings {
 }
 
 pub(crate) fn read_evtx_path(path: &Path, sink: &mut Sink<'_>) -> Result<(), FormatError> {
-    let parser = EvtxParser::from_path(path).map_err(|e| FormatError::Evtx {
-        path: path.to_path_buf(),
-        message: error_chain(&e),
-    })?;
+    let parser = EvtxParser::from_path(path)
+        .map_err(|e| FormatError::Evtx { path: path.to_path_buf(), message: error_chain(&e) })?;
     read_records(parser, sink);
     Ok(())
 }
 
 pub(crate) fn read_evtx_bytes(bytes: &[u8], sink: &mut Sink<'_>) -> Result<(), FormatError> {
-    let parser = EvtxParser::from_buffer(bytes.to_vec()).map_err(|e| FormatError::Evtx {
-        path: "<bytes>".into(),
-        message: error_chain(&e),
-    })?;
+    let parser = EvtxParser::from_buffer(bytes.to_vec())
+        .map_err(|e| FormatError::Evtx { path: "<bytes>".into(), message: error_chain(&e) })?;
     read_records(parser, sink);
     Ok(())
 }

@@ -37,22 +37,13 @@ impl Walk<'_, '_> {
 /// records before it are kept.
 pub(crate) fn read_json(bytes: &[u8], sink: &mut Sink<'_>) {
     let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    let mut walk = Walk {
-        sink,
-        base: body.as_ptr() as usize,
-        accounted: 0,
-        count: 0,
-    };
+    let mut walk = Walk { sink, base: body.as_ptr() as usize, accounted: 0, count: 0 };
     if let Err((e, slice_start)) = read_values(body, &mut walk) {
         let at = slice_start + error_offset(&body[slice_start..], &e);
         let from = at.saturating_sub(BAD_RAW_CAP / 2).max(walk.accounted);
         let to = (from + BAD_RAW_CAP).min(body.len());
         let from = from.min(to);
-        walk.sink.bad(
-            walk.count + 1,
-            format!("invalid JSON, rest of file skipped: {e}"),
-            &body[from..to],
-        );
+        walk.sink.bad(walk.count + 1, format!("invalid JSON, rest of file skipped: {e}"), &body[from..to]);
     }
     let rest = bytes.len() - walk.accounted;
     walk.sink.consumed(rest as u64);
@@ -82,20 +73,11 @@ fn read_values(body: &[u8], walk: &mut Walk<'_, '_>) -> Result<(), SyntaxError> 
             }
             // serde_json does not say where the array ended; it is the first ']' after
             // the last element (or after the '[' of an empty array), past blank space.
-            let after = if walk.count > count_before {
-                walk.accounted
-            } else {
-                pos + 1
-            };
-            let close = after
-                + body[after..]
-                    .iter()
-                    .position(|b| !b.is_ascii_whitespace())
-                    .unwrap_or(0);
+            let after = if walk.count > count_before { walk.accounted } else { pos + 1 };
+            let close = after + body[after..].iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
             pos = close + 1;
         } else {
-            let mut values =
-                serde_json::Deserializer::from_slice(&body[pos..]).into_iter::<&RawValue>();
+            let mut values = serde_json::Deserializer::from_slice(&body[pos..]).into_iter::<&RawValue>();
             match values.next() {
                 None => return Ok(()),
                 Some(Err(e)) => return Err((e, pos)),
@@ -190,10 +172,7 @@ mod tests {
         let input = b"{\n \"a\": 1\n}\n{\"b\": 2} [{\"c\": 3}, {\"d\": 4}]\n";
         let (recs, bad, _) = run(input, 99);
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(
-            texts(&recs),
-            vec!["{\n \"a\": 1\n}", "{\"b\": 2}", "{\"c\": 3}", "{\"d\": 4}"]
-        );
+        assert_eq!(texts(&recs), vec!["{\n \"a\": 1\n}", "{\"b\": 2}", "{\"c\": 3}", "{\"d\": 4}"]);
         let positions: Vec<u64> = recs.iter().map(|r| r.0).collect();
         assert_eq!(positions, vec![1, 2, 3, 4]);
     }
@@ -217,10 +196,7 @@ mod tests {
         let input = b"[ ] [{\"a\": 1} ,{\"b\": 2} ]\n[3]{\"c\":4}";
         let (recs, bad, bytes) = run(input, 99);
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(
-            texts(&recs),
-            vec!["{\"a\": 1}", "{\"b\": 2}", "3", "{\"c\":4}"]
-        );
+        assert_eq!(texts(&recs), vec!["{\"a\": 1}", "{\"b\": 2}", "3", "{\"c\":4}"]);
         assert_eq!(bytes, input.len() as u64);
     }
 

@@ -17,11 +17,7 @@ struct LongLine {
 }
 
 /// Reads `reader` to the end (or until the caller stops), one record per non-blank line.
-pub(crate) fn read_jsonl(
-    reader: &mut dyn Read,
-    buffer_bytes: usize,
-    sink: &mut Sink<'_>,
-) -> io::Result<()> {
+pub(crate) fn read_jsonl(reader: &mut dyn Read, buffer_bytes: usize, sink: &mut Sink<'_>) -> io::Result<()> {
     let max_record = sink.max_record_bytes();
     let mut buf = vec![0u8; buffer_bytes.max(1)];
     let mut start = 0usize; // first byte not yet handled
@@ -66,10 +62,7 @@ pub(crate) fn read_jsonl(
             // (+1: the line may still end in a '\r' that does not count.)
             let mut head = Vec::with_capacity(BAD_RAW_CAP);
             keep_head(&mut head, &buf[start..end]);
-            long = Some(LongLine {
-                head,
-                len: partial as u64,
-            });
+            long = Some(LongLine { head, len: partial as u64 });
             sink.consumed(partial as u64);
             start = end;
             at_file_start = false;
@@ -101,11 +94,7 @@ pub(crate) fn read_jsonl(
                 report_long(sink, line_no + 1, l.len, &l.head);
             } else if end > start {
                 let line = &buf[start..end];
-                let line = if at_file_start {
-                    line.strip_prefix(UTF8_BOM).unwrap_or(line)
-                } else {
-                    line
-                };
+                let line = if at_file_start { line.strip_prefix(UTF8_BOM).unwrap_or(line) } else { line };
                 handle_line(sink, line, line_no + 1, max_record);
                 sink.consumed((end - start) as u64);
             }
@@ -122,11 +111,7 @@ fn keep_head(head: &mut Vec<u8>, bytes: &[u8]) {
 
 fn report_long(sink: &mut Sink<'_>, line_no: u64, len: u64, head: &[u8]) {
     let max = sink.max_record_bytes();
-    sink.bad(
-        line_no,
-        format!("line is {len} bytes, longer than the {max}-byte limit"),
-        head,
-    );
+    sink.bad(line_no, format!("line is {len} bytes, longer than the {max}-byte limit"), head);
 }
 
 #[inline]
@@ -138,14 +123,7 @@ fn handle_line(sink: &mut Sink<'_>, line: &[u8], line_no: u64, max_record: usize
     // Length before blankness: a line that outgrows the buffer is judged on its length
     // alone, so a complete line must be too, or the outcome would depend on reads.
     if line.len() > max_record {
-        sink.bad(
-            line_no,
-            format!(
-                "line is {} bytes, longer than the {max_record}-byte limit",
-                line.len()
-            ),
-            line,
-        );
+        sink.bad(line_no, format!("line is {} bytes, longer than the {max_record}-byte limit", line.len()), line);
         return;
     }
     // Only lines that start with blank space can be blank; checking just those keeps
@@ -157,11 +135,7 @@ fn handle_line(sink: &mut Sink<'_>, line: &[u8], line_no: u64, max_record: usize
         Ok(text) => {
             sink.push(text, line_no);
         }
-        Err(e) => sink.bad(
-            line_no,
-            format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
-            line,
-        ),
+        Err(e) => sink.bad(line_no, format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()), line),
     }
 }
 
@@ -197,11 +171,7 @@ mod tests {
             assert_eq!(bytes, input.len() as u64, "buffer {buffer}");
             assert_eq!(
                 recs,
-                vec![
-                    (1, "{\"a\":1}".to_string()),
-                    (4, "{\"b\":22}".to_string()),
-                    (5, "{\"c\":333}".to_string())
-                ],
+                vec![(1, "{\"a\":1}".to_string()), (4, "{\"b\":22}".to_string()), (5, "{\"c\":333}".to_string())],
                 "buffer {buffer}"
             );
         }

@@ -27,11 +27,7 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions {
-            batch_bytes: 1 << 20,
-            max_record_bytes: 16 << 20,
-            read_buffer_bytes: 256 << 10,
-        }
+        ReadOptions { batch_bytes: 1 << 20, max_record_bytes: 16 << 20, read_buffer_bytes: 256 << 10 }
     }
 }
 
@@ -39,10 +35,7 @@ impl ReadOptions {
     /// Limits that keep every span offset of a batch within u32: a batch is at most
     /// batch_bytes plus one record.
     fn clamped(&self) -> (usize, usize) {
-        (
-            self.batch_bytes.clamp(1, 1 << 30),
-            self.max_record_bytes.clamp(1, 2 << 30),
-        )
+        (self.batch_bytes.clamp(1, 1 << 30), self.max_record_bytes.clamp(1, 2 << 30))
     }
 
     fn sink<'a>(
@@ -88,13 +81,11 @@ pub fn read_file(
         InputKind::Evtx => evtx_reader::read_evtx_path(path, &mut sink),
         InputKind::Jsonl => open(path).and_then(|mut f| {
             // Our own buffer is the read buffer: a BufReader on top would only add a copy.
-            jsonl_reader::read_jsonl(&mut f, opts.read_buffer_bytes, &mut sink)
-                .map_err(|e| FormatError::io(path, e))
+            jsonl_reader::read_jsonl(&mut f, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }),
         InputKind::JsonlGz => open(path).and_then(|f| {
             let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
-            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink)
-                .map_err(|e| FormatError::io(path, e))
+            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }),
         InputKind::Json => open(path).and_then(|f| {
             let bytes = read_whole(f, file.size, path)?;
@@ -149,8 +140,7 @@ pub fn read_bytes(
         }
         Some(InputKind::JsonlGz) => {
             let mut gz = MultiGzDecoder::new(bytes);
-            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink)
-                .map_err(|e| FormatError::io(path, e))
+            jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }
         Some(InputKind::JsonGz) => read_whole(MultiGzDecoder::new(bytes), 0, path).map(|body| {
             json_reader::read_json(&body, &mut sink);
@@ -176,18 +166,12 @@ fn open(path: &Path) -> Result<File, FormatError> {
 /// Reads all of `reader`, refusing more than [`MAX_WHOLE_FILE_BYTES`]. `size_hint` is
 /// the on-disk size (0 if unknown, as for compressed input).
 fn read_whole(reader: impl Read, size_hint: u64, path: &Path) -> Result<Vec<u8>, FormatError> {
-    let too_large = || FormatError::TooLarge {
-        path: path.to_path_buf(),
-        limit: MAX_WHOLE_FILE_BYTES,
-    };
+    let too_large = || FormatError::TooLarge { path: path.to_path_buf(), limit: MAX_WHOLE_FILE_BYTES };
     if size_hint > MAX_WHOLE_FILE_BYTES {
         return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(size_hint as usize);
-    reader
-        .take(MAX_WHOLE_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| FormatError::io(path, e))?;
+    reader.take(MAX_WHOLE_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| FormatError::io(path, e))?;
     if bytes.len() as u64 > MAX_WHOLE_FILE_BYTES {
         return Err(too_large());
     }

@@ -56,10 +56,7 @@ pub fn sniff(prefix: &[u8], complete: bool) -> Sniffed {
                 Sniffed::Json
             }
         }
-        other => Sniffed::Other(format!(
-            "content is not JSON (first non-blank byte is {:?})",
-            char::from(other)
-        )),
+        other => Sniffed::Other(format!("content is not JSON (first non-blank byte is {:?})", char::from(other))),
     }
 }
 
@@ -116,10 +113,7 @@ mod tests {
     fn blank_and_other() {
         assert_eq!(sniff(b"", true), Sniffed::Jsonl);
         assert_eq!(sniff(b" \n\t", true), Sniffed::Jsonl);
-        assert!(matches!(
-            sniff(b"Feb 17 13:40:03 host sshd", true),
-            Sniffed::Other(_)
-        ));
+        assert!(matches!(sniff(b"Feb 17 13:40:03 host sshd", true), Sniffed::Other(_)));
     }
 
     #[test]

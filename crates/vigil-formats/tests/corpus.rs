@@ -54,18 +54,10 @@ fn regression_data_discovery_skips_info_yml() {
             assert_eq!(f.kind, InputKind::Evtx, "{}", f.path.display());
         }
         if name.ends_with(".json") {
-            assert!(
-                matches!(f.kind, InputKind::Json | InputKind::Jsonl),
-                "{}",
-                f.path.display()
-            );
+            assert!(matches!(f.kind, InputKind::Json | InputKind::Jsonl), "{}", f.path.display());
         }
     }
-    let info_yml = found
-        .skipped
-        .iter()
-        .filter(|(p, _)| p.file_name().is_some_and(|n| n == "info.yml"))
-        .count();
+    let info_yml = found.skipped.iter().filter(|(p, _)| p.file_name().is_some_and(|n| n == "info.yml")).count();
     assert!(info_yml > 0);
     assert_eq!(kinds.get("evtx").copied().unwrap_or(0), 202);
     say(&format!(
@@ -119,11 +111,7 @@ fn regression_evtx_records_match_json_dumps() {
         let dump = f.path.with_extension("json");
         if dump.exists() {
             let size = fs::metadata(&dump).unwrap().len();
-            let input = InputFile {
-                path: dump.clone(),
-                kind: InputKind::Json,
-                size,
-            };
+            let input = InputFile { path: dump.clone(), kind: InputKind::Json, size };
             let (drecs, dbad, _) = read_all(&input, &opts);
             assert!(dbad.is_empty(), "{}: {dbad:?}", dump.display());
             assert_eq!(drecs.len(), values.len(), "{}", dump.display());
@@ -152,11 +140,7 @@ fn regression_evtx_records_match_json_dumps() {
 
     // events_nested.jsonl is meant to hold the same events.
     let nested = reg.join("events_nested.jsonl");
-    let input = InputFile {
-        size: fs::metadata(&nested).unwrap().len(),
-        path: nested,
-        kind: InputKind::Jsonl,
-    };
+    let input = InputFile { size: fs::metadata(&nested).unwrap().len(), path: nested, kind: InputKind::Jsonl };
     let (lines, bad, _) = read_all(&input, &opts);
     assert!(bad.is_empty());
     let mut nested_counts: HashMap<String, usize> = HashMap::new();
@@ -175,10 +159,7 @@ fn regression_evtx_records_match_json_dumps() {
     let mut by_key = 0;
     let mut after_trim = 0;
     for v in &evtx_records {
-        if let Some(n) = trimmed_counts
-            .get_mut(&canonical(&trimmed(v)))
-            .filter(|n| **n > 0)
-        {
+        if let Some(n) = trimmed_counts.get_mut(&canonical(&trimmed(v))).filter(|n| **n > 0) {
             *n -= 1;
             after_trim += 1;
         }
@@ -203,10 +184,7 @@ fn regression_evtx_records_match_json_dumps() {
 
 fn record_key(v: &Value) -> (String, u64) {
     let sys = &v["Event"]["System"];
-    (
-        sys["Computer"].as_str().unwrap_or_default().to_string(),
-        sys["EventRecordID"].as_u64().unwrap_or(0),
-    )
+    (sys["Computer"].as_str().unwrap_or_default().to_string(), sys["EventRecordID"].as_u64().unwrap_or(0))
 }
 
 #[test]
@@ -243,10 +221,7 @@ fn bench_sample_gz() {
         let v: Value = serde_json::from_str(text).unwrap();
         assert!(v.is_object());
     }
-    say(&format!(
-        "hsample_flat.jsonl.gz: {} records, {} bytes decompressed",
-        stats.records, stats.bytes
-    ));
+    say(&format!("hsample_flat.jsonl.gz: {} records, {} bytes decompressed", stats.records, stats.bytes));
 }
 
 /// The EVTX samples come with python-evtx XML dumps: the record ids must agree.
@@ -254,11 +229,7 @@ fn bench_sample_gz() {
 fn evtx_samples_agree_with_python_evtx_dumps() {
     let Some(corpus) = corpus() else { return };
     let found = discover(&[corpus.join("samples/evtx")]).unwrap();
-    let evtx: Vec<&InputFile> = found
-        .files
-        .iter()
-        .filter(|f| f.kind == InputKind::Evtx)
-        .collect();
+    let evtx: Vec<&InputFile> = found.files.iter().filter(|f| f.kind == InputKind::Evtx).collect();
     assert!(evtx.len() >= 30, "{}", evtx.len());
     let mut total = 0;
     let mut bad_total = 0;
@@ -279,26 +250,16 @@ fn evtx_samples_agree_with_python_evtx_dumps() {
         ids.sort_unstable();
 
         let name = f.path.file_name().unwrap().to_string_lossy();
-        let xml = f
-            .path
-            .parent()
-            .unwrap()
-            .join("xml-dump-python-evtx")
-            .join(format!("{name}.xml"));
+        let xml = f.path.parent().unwrap().join("xml-dump-python-evtx").join(format!("{name}.xml"));
         let Ok(xml) = fs::read_to_string(&xml) else {
             continue;
         };
-        let mut xml_ids: Vec<u64> = xml
-            .split("<EventRecordID>")
-            .skip(1)
-            .map(|s| s[..s.find('<').unwrap()].trim().parse().unwrap())
-            .collect();
+        let mut xml_ids: Vec<u64> =
+            xml.split("<EventRecordID>").skip(1).map(|s| s[..s.find('<').unwrap()].trim().parse().unwrap()).collect();
         xml_ids.sort_unstable();
         assert_eq!(ids, xml_ids, "{}", f.path.display());
     }
-    say(&format!(
-        "samples/evtx: {total} records, {bad_total} bad records"
-    ));
+    say(&format!("samples/evtx: {total} records, {bad_total} bad records"));
 }
 
 /// A damaged record is reported as bad and the records after it are still read.
@@ -307,11 +268,7 @@ fn corrupt_evtx_record_is_bad_and_reading_goes_on() {
     let Some(corpus) = corpus() else { return };
     let src = corpus.join("samples/evtx/hayabusa-sample-evtx-DeepBlueCLI/password-spray.evtx");
     let mut bytes = fs::read(&src).unwrap();
-    let clean = InputFile {
-        size: bytes.len() as u64,
-        path: src,
-        kind: InputKind::Evtx,
-    };
+    let clean = InputFile { size: bytes.len() as u64, path: src, kind: InputKind::Evtx };
     let (clean_recs, _, _) = read_all(&clean, &ReadOptions::default());
 
     // First chunk at 4096, its records after the 512-byte chunk header; each record
@@ -329,11 +286,7 @@ fn corrupt_evtx_record_is_bad_and_reading_goes_on() {
     let tmp = common::TempDir::new("evtxbad");
     let path = tmp.path().join("damaged.evtx");
     fs::write(&path, &bytes).unwrap();
-    let damaged = InputFile {
-        size: bytes.len() as u64,
-        path,
-        kind: InputKind::Evtx,
-    };
+    let damaged = InputFile { size: bytes.len() as u64, path, kind: InputKind::Evtx };
     let (recs, bad, stats) = read_all(&damaged, &ReadOptions::default());
     let stats = stats.unwrap();
     assert_eq!(bad.len(), 1, "{bad:?}");
@@ -342,8 +295,5 @@ fn corrupt_evtx_record_is_bad_and_reading_goes_on() {
     assert_eq!(recs.len(), clean_recs.len() - 1);
     assert_eq!(stats.bad, 1);
     assert!(recs.iter().any(|(pos, _)| *pos > record_id));
-    say(&format!(
-        "damaged EVTX record reported as: {}",
-        bad[0].reason
-    ));
+    say(&format!("damaged EVTX record reported as: {}", bad[0].reason));
 }

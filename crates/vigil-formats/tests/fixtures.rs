@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use common::{fixtures, read_all, TempDir};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use vigil_formats::{
-    discover, read_bytes, read_file, FormatError, InputFile, InputKind, ReadOptions,
-};
+use vigil_formats::{discover, read_bytes, read_file, FormatError, InputFile, InputKind, ReadOptions};
 
 fn file(name: &str, kind: InputKind) -> InputFile {
     let path = fixtures().join(name);
@@ -52,11 +50,8 @@ fn discover_fixture_dir_sorts_sniffs_and_skips() {
     let small = found.files.iter().find(|f| f.path.ends_with("small.jsonl"));
     assert_eq!(small.unwrap().size, 354);
 
-    let skipped: Vec<String> = found
-        .skipped
-        .iter()
-        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let skipped: Vec<String> =
+        found.skipped.iter().map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(skipped, vec![".gitattributes", "info.yml", "notes.txt"]);
     let notes_reason = &found.skipped[2].1;
     assert!(notes_reason.contains("not JSON"), "{notes_reason}");
@@ -88,20 +83,14 @@ fn discover_lists_a_file_once_and_sniffs_explicit_files() {
 
 #[test]
 fn jsonl_blank_crlf_invalid_utf8_and_long_lines() {
-    let opts = ReadOptions {
-        max_record_bytes: 100,
-        ..ReadOptions::default()
-    };
+    let opts = ReadOptions { max_record_bytes: 100, ..ReadOptions::default() };
     let (recs, bad, stats) = read_all(&file("small.jsonl", InputKind::Jsonl), &opts);
     let stats = stats.unwrap();
 
     let positions: Vec<u64> = recs.iter().map(|r| r.0).collect();
     assert_eq!(positions, vec![1, 3, 7, 8]);
     assert_eq!(ids(&recs), vec![1, 3, 7, 8]);
-    assert_eq!(
-        recs[1].1, "{\"id\":3,\"msg\":\"crlf\"}",
-        "CR must be stripped"
-    );
+    assert_eq!(recs[1].1, "{\"id\":3,\"msg\":\"crlf\"}", "CR must be stripped");
     assert!(recs[2].1.contains("café"));
 
     let bad_positions: Vec<u64> = bad.iter().map(|b| b.position).collect();
@@ -116,21 +105,14 @@ fn jsonl_blank_crlf_invalid_utf8_and_long_lines() {
     assert!(!stats.stopped_early);
 
     // With the default limit the long line is a record.
-    let (recs, bad, _) = read_all(
-        &file("small.jsonl", InputKind::Jsonl),
-        &ReadOptions::default(),
-    );
+    let (recs, bad, _) = read_all(&file("small.jsonl", InputKind::Jsonl), &ReadOptions::default());
     assert_eq!(recs.len(), 5);
     assert_eq!(bad.len(), 1);
 }
 
 #[test]
 fn jsonl_batches_respect_batch_bytes_and_account_all_bytes() {
-    let opts = ReadOptions {
-        batch_bytes: 40,
-        read_buffer_bytes: 16,
-        ..ReadOptions::default()
-    };
+    let opts = ReadOptions { batch_bytes: 40, read_buffer_bytes: 16, ..ReadOptions::default() };
     let mut batches = Vec::new();
     let stats = read_file(
         &file("small.jsonl", InputKind::Jsonl),
@@ -154,10 +136,7 @@ fn jsonl_batches_respect_batch_bytes_and_account_all_bytes() {
 
 #[test]
 fn stopping_early() {
-    let opts = ReadOptions {
-        batch_bytes: 1,
-        ..ReadOptions::default()
-    };
+    let opts = ReadOptions { batch_bytes: 1, ..ReadOptions::default() };
     let mut seen = 0;
     let stats = read_file(
         &file("small.jsonl", InputKind::Jsonl),
@@ -191,10 +170,7 @@ fn whole_file_json_array_and_concatenated() {
 
 #[test]
 fn whole_file_json_syntax_error_keeps_earlier_records() {
-    let (recs, bad, stats) = read_all(
-        &file("broken_array.json", InputKind::Json),
-        &ReadOptions::default(),
-    );
+    let (recs, bad, stats) = read_all(&file("broken_array.json", InputKind::Json), &ReadOptions::default());
     assert_eq!(ids(&recs), vec![1, 2]);
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0].position, 3);
@@ -226,17 +202,11 @@ fn gzip_jsonl_and_json_are_sniffed_after_decompression() {
 
     let found = discover(&[tmp.path().to_path_buf()]).unwrap();
     let kinds: Vec<InputKind> = found.files.iter().map(|f| f.kind).collect();
-    assert_eq!(
-        kinds,
-        vec![InputKind::JsonlGz, InputKind::JsonGz, InputKind::JsonlGz]
-    );
+    assert_eq!(kinds, vec![InputKind::JsonlGz, InputKind::JsonGz, InputKind::JsonlGz]);
     assert_eq!(found.skipped.len(), 1);
     assert_eq!(found.files[0].size, multi.len() as u64);
 
-    let opts = ReadOptions {
-        max_record_bytes: 100,
-        ..ReadOptions::default()
-    };
+    let opts = ReadOptions { max_record_bytes: 100, ..ReadOptions::default() };
     let (recs, bad, stats) = read_all(&found.files[0], &opts);
     assert_eq!(ids(&recs), vec![1, 3, 7, 8]);
     assert_eq!(bad.len(), 2);
@@ -251,21 +221,14 @@ fn corrupt_gzip_is_a_file_error_after_the_good_records() {
     let tmp = TempDir::new("gzbad");
     let mut lines = String::new();
     for i in 0..2000 {
-        lines.push_str(&format!(
-            "{{\"id\":{i},\"pad\":\"{}\"}}\n",
-            "p".repeat(i % 50)
-        ));
+        lines.push_str(&format!("{{\"id\":{i},\"pad\":\"{}\"}}\n", "p".repeat(i % 50)));
     }
     let mut gz = gzip(lines.as_bytes());
     // Cut the stream short: a log still being written looks like this.
     gz.truncate(gz.len() / 2);
     let path = tmp.path().join("cut.jsonl.gz");
     fs::write(&path, &gz).unwrap();
-    let input = InputFile {
-        path: path.clone(),
-        kind: InputKind::JsonlGz,
-        size: gz.len() as u64,
-    };
+    let input = InputFile { path: path.clone(), kind: InputKind::JsonlGz, size: gz.len() as u64 };
     let (recs, _, result) = read_all(&input, &ReadOptions::default());
     assert!(matches!(result, Err(FormatError::Io { .. })), "{result:?}");
     assert!(!recs.is_empty());
@@ -291,15 +254,7 @@ fn read_bytes_sniffs_like_discover() {
     assert_eq!(ids(&recs), vec![1, 2]);
 
     // Arbitrary text is read as lines, for the consumer to reject.
-    let stats = read_bytes(
-        None,
-        b"hello\nworld",
-        0,
-        &ReadOptions::default(),
-        &mut |_| true,
-        &mut |_| {},
-    )
-    .unwrap();
+    let stats = read_bytes(None, b"hello\nworld", 0, &ReadOptions::default(), &mut |_| true, &mut |_| {}).unwrap();
     assert_eq!(stats.records, 2);
 }
 
@@ -316,19 +271,12 @@ fn non_evtx_with_evtx_extension_is_skipped_and_evtx_magic_is_found() {
     // ...and reading it fails as a whole-file error, not a panic.
     let (recs, _, result) = read_all(&found.files[0], &ReadOptions::default());
     assert!(recs.is_empty());
-    assert!(
-        matches!(result, Err(FormatError::Evtx { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FormatError::Evtx { .. })), "{result:?}");
 }
 
 #[test]
 fn open_failure_is_an_io_error() {
-    let input = InputFile {
-        path: PathBuf::from("/definitely/not/here.jsonl"),
-        kind: InputKind::Jsonl,
-        size: 0,
-    };
+    let input = InputFile { path: PathBuf::from("/definitely/not/here.jsonl"), kind: InputKind::Jsonl, size: 0 };
     let (_, _, result) = read_all(&input, &ReadOptions::default());
     assert!(matches!(result, Err(FormatError::Io { .. })));
 }

@@ -19,11 +19,7 @@ fn model(input: &[u8], max: usize) -> Vec<Item> {
     }
     for (i, line) in lines.into_iter().enumerate() {
         let pos = i as u64 + 1;
-        let line = if pos == 1 {
-            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
-        } else {
-            line
-        };
+        let line = if pos == 1 { line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line) } else { line };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             continue;

@@ -33,10 +33,7 @@ pub fn corpus() -> Option<PathBuf> {
 pub type Rec = (u64, String);
 
 /// Reads a whole file, collecting records and bad records.
-pub fn read_all(
-    file: &InputFile,
-    opts: &ReadOptions,
-) -> (Vec<Rec>, Vec<BadRecord>, Result<ReadStats, FormatError>) {
+pub fn read_all(file: &InputFile, opts: &ReadOptions) -> (Vec<Rec>, Vec<BadRecord>, Result<ReadStats, FormatError>) {
     let mut recs = Vec::new();
     let mut bad = Vec::new();
     let result = read_file(
@@ -59,10 +56,8 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!(
             "vigil-formats-{tag}-{}-{}-{nanos}",
             std::process::id(),
