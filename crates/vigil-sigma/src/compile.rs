@@ -88,6 +88,10 @@ pub(crate) enum Atom {
     },
 }
 
+/// A keyword value's lower-cased "contains" literal (empty when only the prefilter
+/// id is known) and its id in the keyword prefilter automaton.
+pub(crate) type KeywordLiteral = (Box<str>, Option<u32>);
+
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     /// `None`: a keyword item, searched in every value of the event.
@@ -99,7 +103,7 @@ pub(crate) struct Item {
     /// (None when the alternative needs its regex).
     /// The second element indexes the keyword prefilter automaton when the literal can
     /// be looked for in the raw JSON text (no characters JSON would escape).
-    pub keyword_literals: Box<[Box<[Option<(Box<str>, Option<u32>)>]>]>,
+    pub keyword_literals: Box<[Box<[Option<KeywordLiteral>]>]>,
 }
 
 /// How a rule is routed.

@@ -4,7 +4,7 @@
 use crate::ast::SigmaDocument;
 use crate::compile::{Compiled, LoadError, RuleSet};
 use crate::error::{RuleError, SigmaError};
-use crate::parse::parse_documents;
+use crate::parse::parse_documents_detailed;
 use crate::pipeline::PipelineSet;
 use std::path::{Path, PathBuf};
 
@@ -87,14 +87,14 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SigmaError> {
 
 /// Parses one rule text into `loaded`.
 pub fn load_text(text: &str, path: Option<&Path>, loaded: &mut Loaded) {
-    for (index, result) in parse_documents(text, path) {
-        match result {
-            Ok(doc) => loaded.documents.push((path.map(Path::to_path_buf), index, doc)),
+        for doc in parse_documents_detailed(text, path) {
+        match doc.result {
+            Ok(parsed) => loaded.documents.push((path.map(Path::to_path_buf), doc.index, parsed)),
             Err(error) => loaded.errors.push(LoadError {
                 path: path.map(Path::to_path_buf),
-                document: index,
-                title: None,
-                id: None,
+                document: doc.index,
+                title: doc.title,
+                id: doc.id,
                 error,
             }),
         }

@@ -17,12 +17,28 @@ pub const MAX_RULE_FILE_BYTES: usize = 4 * 1024 * 1024;
 /// One document's parse result, with its 0-based index in the file.
 pub type ParsedDocument = (usize, Result<SigmaDocument, RuleError>);
 
+/// A parse result with the document's title and id when they could be read, so that a
+/// rejection can name the rule.
+#[derive(Debug)]
+pub struct DetailedDocument {
+    pub index: usize,
+    pub title: Option<String>,
+    pub id: Option<String>,
+    pub result: Result<SigmaDocument, RuleError>,
+}
+
 /// Parses a (possibly multi-document) Sigma YAML text. Legacy collection actions
 /// (`action: global` / `reset` / `repeat`) are applied, so each returned document is
 /// complete.
 pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument> {
+    parse_documents_detailed(text, source).into_iter().map(|d| (d.index, d.result)).collect()
+}
+
+/// As [`parse_documents`], keeping each document's title and id.
+pub fn parse_documents_detailed(text: &str, source: Option<&Path>) -> Vec<DetailedDocument> {
+    let detail = |index, result| DetailedDocument { index, title: None, id: None, result };
     if text.len() > MAX_RULE_FILE_BYTES {
-        return vec![(0, Err(RuleError::Limit(format!("rule file larger than {MAX_RULE_FILE_BYTES} bytes"))))];
+        return vec![detail(0, Err(RuleError::Limit(format!("rule file larger than {MAX_RULE_FILE_BYTES} bytes"))))];
     }
     let mut out = Vec::new();
     let mut global: Option<Mapping> = None;
@@ -31,7 +47,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
         let value = match Value::deserialize_from(document) {
             Ok(v) => v,
             Err(e) => {
-                out.push((index, Err(RuleError::Yaml(e.to_string()))));
+                out.push(detail(index, Err(RuleError::Yaml(e.to_string()))));
                 // A YAML syntax error leaves the stream unusable after this point.
                 break;
             }
@@ -40,7 +56,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
             Value::Mapping(m) => m,
             Value::Null => continue,
             _ => {
-                out.push((index, Err(RuleError::Type { field: "document".into(), expected: "a mapping" })));
+                out.push(detail(index, Err(RuleError::Type { field: "document".into(), expected: "a mapping" })));
                 continue;
             }
         };
@@ -57,7 +73,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
             Some("repeat") => {
                 map.remove("action");
                 let Some(prev) = previous.clone() else {
-                    out.push((index, Err(RuleError::Value("`action: repeat` without a previous document".into()))));
+                    out.push(detail(index, Err(RuleError::Value("`action: repeat` without a previous document".into()))));
                     continue;
                 };
                 let mut merged = prev;
@@ -65,7 +81,7 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
                 map = merged;
             }
             Some(other) => {
-                out.push((index, Err(RuleError::Value(format!("unknown collection action `{other}`")))));
+                out.push(detail(index, Err(RuleError::Value(format!("unknown collection action `{other}`")))));
                 continue;
             }
             None => {
@@ -77,7 +93,13 @@ pub fn parse_documents(text: &str, source: Option<&Path>) -> Vec<ParsedDocument>
             }
         }
         previous = Some(map.clone());
-        out.push((index, parse_document(&map, source)));
+        let text_of = |key: &str| map.get(key).and_then(scalar_string);
+        out.push(DetailedDocument {
+            index,
+            title: text_of("title"),
+            id: text_of("id"),
+            result: parse_document(&map, source),
+        });
     }
     out
 }
