@@ -87,7 +87,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SigmaError> {
 
 /// Parses one rule text into `loaded`.
 pub fn load_text(text: &str, path: Option<&Path>, loaded: &mut Loaded) {
-        for doc in parse_documents_detailed(text, path) {
+    for doc in parse_documents_detailed(text, path) {
         match doc.result {
             Ok(parsed) => loaded.documents.push((path.map(Path::to_path_buf), doc.index, parsed)),
             Err(error) => loaded.errors.push(LoadError {

@@ -73,7 +73,10 @@ pub fn parse_documents_detailed(text: &str, source: Option<&Path>) -> Vec<Detail
             Some("repeat") => {
                 map.remove("action");
                 let Some(prev) = previous.clone() else {
-                    out.push(detail(index, Err(RuleError::Value("`action: repeat` without a previous document".into()))));
+                    out.push(detail(
+                        index,
+                        Err(RuleError::Value("`action: repeat` without a previous document".into())),
+                    ));
                     continue;
                 };
                 let mut merged = prev;

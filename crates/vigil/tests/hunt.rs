@@ -91,8 +91,17 @@ fn table_and_csv_formats() {
 #[test]
 fn time_range_filters_events() {
     let out = vigil(&[
-        "hunt", "--format", "jsonl", "--from", "2026-11-20T09:04:00Z", "--to", "2026-11-20T09:05:00Z", "--rules",
-        EXAMPLE_RULES, "--", EXAMPLE_EVENTS,
+        "hunt",
+        "--format",
+        "jsonl",
+        "--from",
+        "2026-11-20T09:04:00Z",
+        "--to",
+        "2026-11-20T09:05:00Z",
+        "--rules",
+        EXAMPLE_RULES,
+        "--",
+        EXAMPLE_EVENTS,
     ]);
     let titles: Vec<String> = jsonl(&out).iter().map(|d| d["rule_title"].as_str().unwrap().to_string()).collect();
     assert_eq!(titles, vec!["PowerShell With Encoded Command"]);
@@ -122,16 +131,33 @@ fn malformed_lines_are_reported_and_the_rest_is_hunted() {
 fn rules_check_names_each_rejection_and_summarises_by_reason() {
     let dir = std::env::temp_dir().join(format!("vigil-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("good.yml"), "title: ok\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel}\n").unwrap();
-    std::fs::write(dir.join("bad_mod.yml"), "title: bad\nlogsource: {product: windows}\ndetection: {sel: {a|nope: 1}, condition: sel}\n").unwrap();
-    std::fs::write(dir.join("bad_agg.yml"), "title: agg\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: 'sel | count() > 3'}\n").unwrap();
+    std::fs::write(
+        dir.join("good.yml"),
+        "title: ok\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad_mod.yml"),
+        "title: bad\nlogsource: {product: windows}\ndetection: {sel: {a|nope: 1}, condition: sel}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad_agg.yml"),
+        "title: agg\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: 'sel | count() > 3'}\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("bad_yaml.yml"), "title: [oops\n").unwrap();
     let out = vigil(&["rules", "check", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("bad_mod.yml [bad]: unknown modifier `nope`"), "{text}");
     assert!(text.contains("bad_agg.yml [agg]: deprecated aggregation"), "{text}");
-    assert!(text.contains("1 loaded (1 rules, 0 correlations), 3 rejected (1 deprecated-aggregation, 1 unknown-modifier, 1 yaml)"), "{text}");
+    assert!(
+        text.contains(
+            "1 loaded (1 rules, 0 correlations), 3 rejected (1 deprecated-aggregation, 1 unknown-modifier, 1 yaml)"
+        ),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

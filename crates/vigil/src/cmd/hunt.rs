@@ -262,6 +262,11 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
         eprintln!("vigil: events without a Windows Channel are checked by no rule; give --logsource product[/category[/service]]");
     }
     if args.stats {
+        eprintln!(
+            "vigil: {} rule evaluations after candidate selection ({:.2} per event)",
+            summary.rule_evaluations,
+            summary.rule_evaluations as f64 / summary.events.max(1) as f64
+        );
         let mut rows: Vec<_> = summary.per_rule.iter().collect();
         rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         for (title, n) in rows {
@@ -277,6 +282,7 @@ struct Summary {
     invalid: u64,
     unrouted: u64,
     detections: u64,
+    rule_evaluations: u64,
     per_rule: BTreeMap<String, u64>,
 }
 
@@ -285,11 +291,13 @@ impl Summary {
         let s = e.stats();
         self.events += s.events;
         self.unrouted += s.unrouted;
+        self.rule_evaluations += s.rule_evaluations;
     }
 
     fn merge_stats(&mut self, other: &Summary) {
         self.events += other.events;
         self.unrouted += other.unrouted;
+        self.rule_evaluations += other.rule_evaluations;
     }
 }
 
