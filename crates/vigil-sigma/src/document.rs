@@ -534,9 +534,10 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         if self.separator {
             self.doc.path.push('.');
         }
-        for c in v.chars() {
-            self.doc.path.push(c.to_ascii_lowercase());
-        }
+        let start = self.doc.path.len();
+        self.doc.path.push_str(v);
+        // ASCII lower-casing in place keeps the string valid UTF-8.
+        self.doc.path[start..].make_ascii_lowercase();
         Ok(())
     }
 }
