@@ -209,3 +209,72 @@ fn rules_check_over_the_corpus_loads_what_pysigma_converts() {
         assert!(!reason.trim().is_empty(), "rejection without a reason: {line}");
     }
 }
+
+#[test]
+fn user_pipeline_maps_fields_and_fills_placeholders_for_declared_logsources() {
+    let dir = std::env::temp_dir().join(format!("vigil-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("rules/linux_shell.yml"),
+        "title: Admin shell\nid: 11111111-2222-4333-8444-555555555555\nlogsource: {product: linux, category: process_creation}\n\
+         detection:\n  sel:\n    Image|endswith: /bash\n    User|expand: '%admins%'\n  condition: sel\nlevel: medium\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pipeline.yml"),
+        "name: test\nfield_mappings:\n  - logsource: {product: linux}\n    mapping: {Image: process.executable, User: user.name}\n\
+         placeholders: {admins: [root, 'adm_*']}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("events.jsonl"),
+        concat!(
+            r#"{"process":{"executable":"/usr/bin/bash"},"user":{"name":"adm_joe"}}"#,
+            "\n",
+            r#"{"process":{"executable":"/usr/bin/bash"},"user":{"name":"alice"}}"#,
+            "\n",
+            r#"{"process":{"executable":"/usr/bin/zsh"},"user":{"name":"root"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let rules = dir.join("rules").display().to_string();
+    let pipeline = dir.join("pipeline.yml").display().to_string();
+    let events = dir.join("events.jsonl").display().to_string();
+    // Without a logsource the events are checked by no rule, and vigil says so.
+    let out = vigil(&["hunt", "--format", "jsonl", "--pipeline", &pipeline, "--rules", &rules, "--", &events]);
+    assert_eq!(jsonl(&out).len(), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--logsource"));
+    let out = vigil(&[
+        "hunt",
+        "--format",
+        "jsonl",
+        "--logsource",
+        "linux/process_creation",
+        "--pipeline",
+        &pipeline,
+        "--rules",
+        &rules,
+        "--",
+        &events,
+    ]);
+    let hits = jsonl(&out);
+    assert_eq!(hits.len(), 1, "{}", stdout(&out));
+    assert_eq!(hits[0]["event"]["user"]["name"], "adm_joe");
+    // A wrong-product logsource routes nothing.
+    let out = vigil(&[
+        "hunt",
+        "--format",
+        "jsonl",
+        "--logsource",
+        "windows",
+        "--pipeline",
+        &pipeline,
+        "--rules",
+        &rules,
+        "--",
+        &events,
+    ]);
+    assert_eq!(jsonl(&out).len(), 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
