@@ -27,6 +27,21 @@ use vigil_event::LogSource;
 
 pub type RuleIdx = u32;
 
+/// Bits of the per-literal flags the evaluator sets while scanning a field.
+pub(crate) const FOUND_CONTAINS: u8 = 1;
+pub(crate) const FOUND_PREFIX: u8 = 2;
+pub(crate) const FOUND_SUFFIX: u8 = 4;
+pub(crate) const FOUND_EXACT: u8 = 8;
+
+pub(crate) fn position_bit(p: Position) -> u8 {
+    match p {
+        Position::Contains => FOUND_CONTAINS,
+        Position::Prefix => FOUND_PREFIX,
+        Position::Suffix => FOUND_SUFFIX,
+        Position::Exact => FOUND_EXACT,
+    }
+}
+
 /// Literals shorter than this are not scanned for in every event: they occur all the
 /// time (`-`, `/c`, `$`), which makes them costly to report and useless as triggers.
 const MIN_SCANNED_LITERAL: usize = 3;
@@ -104,6 +119,9 @@ pub(crate) struct Item {
     /// The second element indexes the keyword prefilter automaton when the literal can
     /// be looked for in the raw JSON text (no characters JSON would escape).
     pub keyword_literals: Box<[Box<[Option<KeywordLiteral>]>]>,
+    /// When every value is a scanned literal and any one suffices: (pattern, position
+    /// bit) pairs, the item's whole check.
+    pub any_of_literals: Option<Box<[(PatternId, u8)]>>,
 }
 
 /// How a rule is routed.
@@ -657,12 +675,28 @@ impl<'p> Builder<'p> {
             values.push(atoms.into_boxed_slice());
             keyword_literals.push(literals.into_boxed_slice());
         }
+        // The common shape — a list of scanned literals, any of which will do — is
+        // checked from one contiguous array instead of dispatching on each atom.
+        let any_of_literals = (field.is_some() && !spec.all && !spec.negate)
+            .then(|| {
+                values
+                    .iter()
+                    .flat_map(|alts| alts.iter())
+                    .map(|a| match a {
+                        Atom::Pattern { pid, position } => Some((*pid, position_bit(*position))),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+            })
+            .flatten()
+            .map(Vec::into_boxed_slice);
         Ok(Item {
             field,
             values: values.into(),
             all: spec.all,
             negate: spec.negate,
             keyword_literals: keyword_literals.into(),
+            any_of_literals,
         })
     }
 

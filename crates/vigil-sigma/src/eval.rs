@@ -11,19 +11,9 @@ use rustc_hash::FxHashMap;
 use std::rc::Rc;
 use vigil_event::{parse_timestamp, LogSource, Timestamp};
 
-const CONTAINS: u8 = 1;
-const PREFIX: u8 = 2;
-const SUFFIX: u8 = 4;
-const EXACT: u8 = 8;
-
-fn position_bit(p: Position) -> u8 {
-    match p {
-        Position::Contains => CONTAINS,
-        Position::Prefix => PREFIX,
-        Position::Suffix => SUFFIX,
-        Position::Exact => EXACT,
-    }
-}
+use crate::compile::{
+    position_bit, FOUND_CONTAINS as CONTAINS, FOUND_EXACT as EXACT, FOUND_PREFIX as PREFIX, FOUND_SUFFIX as SUFFIX,
+};
 
 /// The rules of one route (a Windows channel + event id, or a declared logsource).
 #[derive(Debug)]
@@ -329,6 +319,9 @@ impl<'r> Evaluator<'r> {
     }
 
     fn eval_item(&mut self, item: &'r Item, json: &str) -> bool {
+        if let Some(literals) = &item.any_of_literals {
+            return literals.iter().any(|(pid, bit)| self.flags[*pid as usize] & bit != 0);
+        }
         let Some(field) = item.field else {
             return self.eval_keywords(item, json);
         };
