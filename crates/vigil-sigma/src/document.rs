@@ -161,7 +161,7 @@ impl Document {
         }
         self.path.clear();
         let mut de = serde_json::Deserializer::from_str(json);
-        let walker = Walker { table, doc: self, depth: 0 };
+        let walker = Walker { table, doc: self, depth: 0, text: true };
         let result = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top, system: false }.deserialize(&mut de);
         result.and_then(|_| de.end())
     }
@@ -174,7 +174,7 @@ impl Document {
             self.heads.resize(table.len(), 0);
         }
         self.path.clear();
-        let walker = Walker { table, doc: self, depth: 0 };
+        let walker = Walker { table, doc: self, depth: 0, text: false };
         let _ = ValueSeed { walker, ids: [None, None], hoist: Hoist::Top, system: false }.deserialize(value);
     }
 
@@ -279,6 +279,9 @@ struct Walker<'t, 'd> {
     table: &'t FieldTable,
     doc: &'d mut Document,
     depth: usize,
+    /// Walking JSON text (not a parsed value): unwanted values can be skipped as raw
+    /// text, without decoding their strings.
+    text: bool,
 }
 
 struct ValueSeed<'t, 'd> {
@@ -293,7 +296,7 @@ struct ValueSeed<'t, 'd> {
 // Re-borrowing helper: seeds consume a Walker by value; nested ones borrow the doc.
 impl<'t> Walker<'t, '_> {
     fn reborrow(&mut self) -> Walker<'t, '_> {
-        Walker { table: self.table, doc: self.doc, depth: self.depth }
+        Walker { table: self.table, doc: self.doc, depth: self.depth, text: self.text }
     }
 }
 
@@ -430,8 +433,22 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
             }
             let key_start = base_len + separator as usize;
             let (ids, child_hoist, system) = self.child(key_start);
-            let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist, system };
-            map.next_value_seed(seed)?;
+            if self.walker.text && ids == [None, None] {
+                // Nothing reads this value itself: skip it undecoded, and walk it only
+                // if it is a container something below may be read from.
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                let container = matches!(raw.get().as_bytes().first(), Some(b'{' | b'['));
+                let below = !matches!(child_hoist, Hoist::Off)
+                    || self.walker.table.prefixes.contains(self.walker.doc.path.as_str());
+                if container && below {
+                    let mut sub = serde_json::Deserializer::from_str(raw.get());
+                    let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist, system };
+                    seed.deserialize(&mut sub).map_err(de::Error::custom)?;
+                }
+            } else {
+                let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist, system };
+                map.next_value_seed(seed)?;
+            }
             self.walker.doc.path.truncate(base_len);
         }
         self.walker.depth -= 1;
