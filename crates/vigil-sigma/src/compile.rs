@@ -1121,7 +1121,8 @@ impl<'p> Builder<'p> {
                             _ => unreachable!(),
                         }]
                         .2;
-                        c.group_by
+                        let group: Vec<GroupSource> = c
+                            .group_by
                             .iter()
                             .map(|g| {
                                 let wanted = field_for(g);
@@ -1132,7 +1133,24 @@ impl<'p> Builder<'p> {
                                     .map(GroupSource::InnerColumn)
                                     .unwrap_or(GroupSource::Missing)
                             })
-                            .collect()
+                            .collect();
+                        // A chained correlation sees only its inner correlation's group
+                        // values; a group-by field beyond them can never be filled, so the
+                        // chain can never fire. Say so instead of failing silently.
+                        for (g, source) in c.group_by.iter().zip(&group) {
+                            if matches!(source, GroupSource::Missing) {
+                                self.warnings.push(LoadWarning {
+                                    path: c.meta.source.clone(),
+                                    title: c.meta.title.clone(),
+                                    message: format!(
+                                        "group-by `{g}` is not a group-by field of the referenced correlation `{}`; \
+                                         its hits carry no `{g}`, so this correlation cannot fire",
+                                        inner.meta.title
+                                    ),
+                                });
+                            }
+                        }
+                        group
                     }
                 };
                 let value_fields = c

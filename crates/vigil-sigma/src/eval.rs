@@ -364,9 +364,14 @@ impl<'r> Evaluator<'r> {
 
     fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
         let set = self.set;
-        // Cheap exit: a literal absent from the raw text is absent from every value.
+        // Cheap exit: a literal absent from the raw text is absent from every value —
+        // unless the text spells characters as `\uXXXX`, which JSON allows for any
+        // character (Go escapes `<`, `>` and `&`): then every literal may be present.
         if let Some(ac) = &set.keyword_prefilter {
             let present = self.keyword_present.get_or_insert_with(|| {
+                if has_unicode_escape(json.as_bytes()) {
+                    return vec![true; set.keyword_prefilter_len];
+                }
                 let mut present = vec![false; set.keyword_prefilter_len];
                 for m in ac.find_overlapping_iter(json) {
                     present[m.pattern().as_usize()] = true;
@@ -431,6 +436,24 @@ fn build_bucket(set: &RuleSet, applies: impl Fn(&crate::compile::CompiledRule) -
     Bucket { members, scanned, untriggered, is_empty: !any }
 }
 
+/// Whether JSON text contains a `\uXXXX` escape (a `u` after an odd run of
+/// backslashes; `\\u` is an escaped backslash followed by a plain `u`).
+fn has_unicode_escape(json: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\\', &json[from..]) {
+        let start = from + i;
+        let mut end = start;
+        while end < json.len() && json[end] == b'\\' {
+            end += 1;
+        }
+        if (end - start) % 2 == 1 && json.get(end) == Some(&b'u') {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
 /// Every scalar value of the event as text, and lower-cased: what keyword searches
 /// look through.
 fn collect_texts(json: &str) -> Vec<(String, String)> {
@@ -462,6 +485,7 @@ fn collect_raw_texts(json: &str) -> Vec<String> {
 }
 
 /// ASCII-case-insensitive position check of a short lower-case literal.
+
 fn short_match(text: &str, literal: &str, position: Position) -> bool {
     let (t, l) = (text.as_bytes(), literal.as_bytes());
     if l.len() > t.len() {
@@ -504,4 +528,17 @@ fn time_part(v: &FieldValue, part: TimePart) -> Option<f64> {
 #[allow(dead_code)]
 fn _assert_cmp_is_copy(op: CmpOp) -> CmpOp {
     op
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unicode_escapes_are_told_from_escaped_backslashes() {
+        assert!(has_unicode_escape(br#"{"m":"\u003cscript"}"#));
+        assert!(has_unicode_escape(br#"{"m":"a\\\u0041"}"#));
+        assert!(!has_unicode_escape(br#"{"m":"C:\\Users"}"#));
+        assert!(!has_unicode_escape(br#"{"m":"plain"}"#));
+    }
 }

@@ -364,35 +364,66 @@ fn string_alternatives(
     placeholders: &dyn Placeholders,
 ) -> Result<Vec<Pattern>, RuleError> {
     let has = |m: Modifier| item.modifiers.contains(&m);
-    let text = match value {
-        RuleValue::Str(s) => s.clone(),
-        RuleValue::Int(i) => i.to_string(),
-        RuleValue::Float(f) => number_text(*f),
-        RuleValue::Bool(b) => b.to_string(),
+    let texts = match value {
+        RuleValue::Str(s) => vec![s.clone()],
+        RuleValue::Int(i) => vec![i.to_string()],
+        // A float written `2.0` matches the text `2.0` and the number 2 (events'
+        // numbers are compared in canonical form, `2`).
+        RuleValue::Float(f) => {
+            let canonical = number_text(*f);
+            let written = ryu::Buffer::new().format(*f).to_string();
+            if canonical == written {
+                vec![canonical]
+            } else {
+                vec![canonical, written]
+            }
+        }
+        RuleValue::Bool(b) => vec![b.to_string()],
         RuleValue::Null => unreachable!("handled by the caller"),
     };
-    let mut patterns =
-        if has(Modifier::Expand) { expand_placeholders(&text, placeholders)? } else { vec![Pattern::parse(&text)] };
+    let mut patterns = Vec::new();
+    for text in &texts {
+        if has(Modifier::Expand) {
+            patterns.extend(expand_placeholders(text, placeholders)?);
+        } else {
+            patterns.push(Pattern::parse(text));
+        }
+    }
+    // After a UTF-16 encoding the literals' chars stand for bytes (U+0000..U+00FF),
+    // which a following base64 encoding must take as such, not as UTF-8.
+    let mut bytes_mode = false;
     // Transformations run in the order written, as pySigma applies them.
     for m in &item.modifiers {
         patterns = match m {
             Modifier::Windash => patterns.iter().flat_map(windash).collect(),
-            Modifier::Base64 => patterns
-                .iter()
-                .map(|p| Ok(Pattern::literal(&base64_encode(&literal_bytes(p, "base64")?))))
-                .collect::<Result<_, RuleError>>()?,
+            Modifier::Base64 => {
+                let encoded = patterns
+                    .iter()
+                    .map(|p| Ok(Pattern::literal(&base64_encode(&literal_bytes(p, "base64", bytes_mode)?))))
+                    .collect::<Result<_, RuleError>>()?;
+                bytes_mode = false;
+                encoded
+            }
             Modifier::Base64Offset => {
                 let mut out = Vec::new();
                 for p in &patterns {
-                    for variant in base64_offsets(&literal_bytes(p, "base64offset")?) {
+                    for variant in base64_offsets(&literal_bytes(p, "base64offset", bytes_mode)?) {
                         out.push(Pattern::literal(&variant));
                     }
                 }
+                bytes_mode = false;
                 out
             }
-            Modifier::Utf16Le | Modifier::Wide => patterns.iter().map(|p| encode_utf16(p, false, false)).collect(),
-            Modifier::Utf16Be => patterns.iter().map(|p| encode_utf16(p, true, false)).collect(),
-            Modifier::Utf16 => patterns.iter().map(|p| encode_utf16(p, false, true)).collect(),
+            Modifier::Utf16Le | Modifier::Wide | Modifier::Utf16Be | Modifier::Utf16 => {
+                let (big_endian, bom) = (*m == Modifier::Utf16Be, *m == Modifier::Utf16);
+                let encoded = patterns.iter().map(|p| encode_utf16(p, big_endian, bom, bytes_mode)).collect::<Result<
+                    _,
+                    RuleError,
+                >>(
+                )?;
+                bytes_mode = true;
+                encoded
+            }
             _ => patterns,
         };
     }
@@ -414,11 +445,13 @@ fn string_alternatives(
         .collect())
 }
 
-/// Bytes of a wildcard-free pattern; encodings of wildcards are meaningless.
-fn literal_bytes(p: &Pattern, modifier: &str) -> Result<Vec<u8>, RuleError> {
+/// Bytes of a wildcard-free pattern (its UTF-8, or in `bytes_mode` one byte per char);
+/// encodings of wildcards are meaningless.
+fn literal_bytes(p: &Pattern, modifier: &str, bytes_mode: bool) -> Result<Vec<u8>, RuleError> {
     let mut out = Vec::new();
     for part in &p.0 {
         match part {
+            Part::Lit(s) if bytes_mode => out.extend(s.chars().map(|c| c as u32 as u8)),
             Part::Lit(s) => out.extend_from_slice(s.as_bytes()),
             _ => return Err(RuleError::Modifiers(format!("`{modifier}` cannot encode a value with wildcards"))),
         }
@@ -455,7 +488,13 @@ pub fn base64_offsets(value: &[u8]) -> Vec<String> {
     out
 }
 
-fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
+/// UTF-16 encoding of each literal, as a pattern whose chars stand for bytes
+/// (U+0000..U+00FF): the form the bytes take when read as Latin-1, and what a following
+/// base64 encodes byte for byte.
+fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool, bytes_mode: bool) -> Result<Pattern, RuleError> {
+    if bytes_mode {
+        return Err(RuleError::Modifiers("a UTF-16 encoding cannot follow another".into()));
+    }
     let mut out = Pattern::default();
     if bom {
         out.push_str(if big_endian { "\u{FE}\u{FF}" } else { "\u{FF}\u{FE}" });
@@ -463,8 +502,6 @@ fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
     for part in &p.0 {
         match part {
             Part::Lit(s) => {
-                // Each UTF-16 code unit becomes two chars holding its bytes: the form a
-                // UTF-16 string takes when its bytes are read as Latin-1 text.
                 let mut encoded = String::new();
                 for unit in s.encode_utf16() {
                     let [hi, lo] = unit.to_be_bytes();
@@ -477,7 +514,7 @@ fn encode_utf16(p: &Pattern, big_endian: bool, bom: bool) -> Pattern {
             other => out.push(other.clone()),
         }
     }
-    out
+    Ok(out)
 }
 
 fn windash(p: &Pattern) -> Vec<Pattern> {
@@ -667,9 +704,15 @@ mod tests {
 
     #[test]
     fn utf16_encodings() {
-        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, false), Pattern::literal("c\0m\0d\0"));
-        assert_eq!(encode_utf16(&Pattern::literal("cmd"), true, false), Pattern::literal("\0c\0m\0d"));
-        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, true), Pattern::literal("\u{FF}\u{FE}c\0m\0d\0"));
+        assert_eq!(encode_utf16(&Pattern::literal("cmd"), false, false, false).unwrap(), Pattern::literal("c\0m\0d\0"));
+        assert_eq!(encode_utf16(&Pattern::literal("cmd"), true, false, false).unwrap(), Pattern::literal("\0c\0m\0d"));
+        assert_eq!(
+            encode_utf16(&Pattern::literal("cmd"), false, true, false).unwrap(),
+            Pattern::literal("\u{FF}\u{FE}c\0m\0d\0")
+        );
+        // Bytes above 0x7F are encoded as bytes by a following base64.
+        let encoded = encode_utf16(&Pattern::literal("é"), false, true, false).unwrap();
+        assert_eq!(literal_bytes(&encoded, "base64", true).unwrap(), vec![0xFF, 0xFE, 0xE9, 0x00]);
     }
 
     struct Admins;

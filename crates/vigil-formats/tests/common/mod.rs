@@ -16,7 +16,12 @@ pub fn fixtures() -> PathBuf {
 /// corpus test would hide a broken setup, so it fails instead.
 pub fn corpus() -> Option<PathBuf> {
     match std::env::var_os("VIGIL_CORPUS") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        // A relative path is relative to the workspace root (where CI and the README
+        // run `cargo test`), not to this crate's directory, where the test runs.
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            Some(if dir.is_relative() { Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir) } else { dir })
+        }
         _ => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("VIGIL_CORPUS must be set when CI=true");
