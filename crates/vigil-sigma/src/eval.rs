@@ -485,7 +485,6 @@ fn collect_raw_texts(json: &str) -> Vec<String> {
 }
 
 /// ASCII-case-insensitive position check of a short lower-case literal.
-
 fn short_match(text: &str, literal: &str, position: Position) -> bool {
     let (t, l) = (text.as_bytes(), literal.as_bytes());
     if l.len() > t.len() {
