@@ -122,6 +122,10 @@ pub(crate) struct Item {
     /// When every value is a scanned literal and any one suffices: (pattern, position
     /// bit) pairs, the item's whole check.
     pub any_of_literals: Option<Box<[(PatternId, u8)]>>,
+    /// For keyword items of which any value suffices and every value has a text it
+    /// must contain: those texts, as they appear in JSON, to look for in the raw event
+    /// before decoding it. Small sets like this are searched with SIMD.
+    pub keyword_any_of: Option<AhoCorasick>,
 }
 
 /// How a rule is routed.
@@ -690,6 +694,21 @@ impl<'p> Builder<'p> {
             })
             .flatten()
             .map(Vec::into_boxed_slice);
+        let keyword_any_of = if field.is_none() && !spec.all {
+            let needles: Option<Vec<&str>> = keyword_literals
+                .iter()
+                .flat_map(|alts: &Box<[Option<KeywordLiteral>]>| alts.iter())
+                .map(|lit| lit.as_ref().and_then(|(_, id)| *id).map(|id| &*self.keyword_prefilter[id as usize]))
+                .collect();
+            needles.filter(|n| !n.is_empty()).map(|needles| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(needles)
+                    .expect("an automaton over keyword literals builds")
+            })
+        } else {
+            None
+        };
         Ok(Item {
             field,
             values: values.into(),
@@ -697,6 +716,7 @@ impl<'p> Builder<'p> {
             negate: spec.negate,
             keyword_literals: keyword_literals.into(),
             any_of_literals,
+            keyword_any_of,
         })
     }
 

@@ -68,6 +68,8 @@ pub struct Evaluator<'r> {
     keyword_texts: Option<Vec<(String, String)>>,
     /// Per keyword-prefilter literal: present in the raw event text (computed lazily).
     keyword_present: Option<Vec<bool>>,
+    /// Whether the raw event uses `\uXXXX` escapes (computed lazily).
+    unicode_escaped: Option<bool>,
     default_logsource: Option<LogSource>,
     stats: EvalStats,
 }
@@ -88,6 +90,7 @@ impl<'r> Evaluator<'r> {
             lower_buf: String::new(),
             keyword_texts: None,
             keyword_present: None,
+            unicode_escaped: None,
             default_logsource: None,
             stats: EvalStats::default(),
         }
@@ -158,6 +161,7 @@ impl<'r> Evaluator<'r> {
     fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
         self.keyword_texts = None;
         self.keyword_present = None;
+        self.unicode_escaped = None;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
             return;
@@ -367,7 +371,12 @@ impl<'r> Evaluator<'r> {
         // Cheap exit: a literal absent from the raw text is absent from every value —
         // unless the text spells characters as `\uXXXX`, which JSON allows for any
         // character (Go escapes `<`, `>` and `&`): then every literal may be present.
-        if let Some(ac) = &set.keyword_prefilter {
+        if let Some(ac) = &item.keyword_any_of {
+            let escaped = *self.unicode_escaped.get_or_insert_with(|| has_unicode_escape(json.as_bytes()));
+            if !escaped && !ac.is_match(json) {
+                return false;
+            }
+        } else if let Some(ac) = &set.keyword_prefilter {
             let present = self.keyword_present.get_or_insert_with(|| {
                 if has_unicode_escape(json.as_bytes()) {
                     return vec![true; set.keyword_prefilter_len];
