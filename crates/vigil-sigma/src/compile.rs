@@ -697,7 +697,7 @@ impl<'p> Builder<'p> {
         let keyword_any_of = if field.is_none() && !spec.all {
             let needles: Option<Vec<&str>> = keyword_literals
                 .iter()
-                .flat_map(|alts: &Box<[Option<KeywordLiteral>]>| alts.iter())
+                .flat_map(|alts| alts.iter())
                 .map(|lit| lit.as_ref().and_then(|(_, id)| *id).map(|id| &*self.keyword_prefilter[id as usize]))
                 .collect();
             needles.filter(|n| !n.is_empty()).map(|needles| {
