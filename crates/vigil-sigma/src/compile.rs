@@ -123,8 +123,8 @@ pub(crate) struct Item {
     /// bit) pairs, the item's whole check.
     pub any_of_literals: Option<Box<[(PatternId, u8)]>>,
     /// For keyword items of which any value suffices and every value has a text it
-    /// must contain: those texts, as they appear in JSON, to look for in the raw event
-    /// before decoding it. Small sets like this are searched with SIMD.
+    /// must contain: those texts, as they appear in JSON and lower-cased, to look for
+    /// in the lower-cased raw event before decoding it.
     pub keyword_any_of: Option<AhoCorasick>,
 }
 
@@ -700,10 +700,12 @@ impl<'p> Builder<'p> {
                 .flat_map(|alts| alts.iter())
                 .map(|lit| lit.as_ref().and_then(|(_, id)| *id).map(|id| &*self.keyword_prefilter[id as usize]))
                 .collect();
+            // Searched in the ASCII-lower-cased event text: case-sensitive automata over
+            // a few dozen needles get aho-corasick's SIMD searcher, case-insensitive
+            // ones do not.
             needles.filter(|n| !n.is_empty()).map(|needles| {
                 AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .build(needles)
+                    .build(needles.iter().map(|n| n.to_ascii_lowercase()))
                     .expect("an automaton over keyword literals builds")
             })
         } else {

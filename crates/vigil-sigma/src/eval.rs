@@ -70,6 +70,9 @@ pub struct Evaluator<'r> {
     keyword_present: Option<Vec<bool>>,
     /// Whether the raw event uses `\uXXXX` escapes (computed lazily).
     unicode_escaped: Option<bool>,
+    /// The raw event, ASCII-lower-cased, when `json_lowered`.
+    lower_json: String,
+    json_lowered: bool,
     default_logsource: Option<LogSource>,
     stats: EvalStats,
 }
@@ -91,6 +94,8 @@ impl<'r> Evaluator<'r> {
             keyword_texts: None,
             keyword_present: None,
             unicode_escaped: None,
+            lower_json: String::new(),
+            json_lowered: false,
             default_logsource: None,
             stats: EvalStats::default(),
         }
@@ -162,6 +167,7 @@ impl<'r> Evaluator<'r> {
         self.keyword_texts = None;
         self.keyword_present = None;
         self.unicode_escaped = None;
+        self.json_lowered = false;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
             return;
@@ -373,8 +379,16 @@ impl<'r> Evaluator<'r> {
         // character (Go escapes `<`, `>` and `&`): then every literal may be present.
         if let Some(ac) = &item.keyword_any_of {
             let escaped = *self.unicode_escaped.get_or_insert_with(|| has_unicode_escape(json.as_bytes()));
-            if !escaped && !ac.is_match(json) {
-                return false;
+            if !escaped {
+                if !self.json_lowered {
+                    self.lower_json.clear();
+                    self.lower_json.push_str(json);
+                    self.lower_json.make_ascii_lowercase();
+                    self.json_lowered = true;
+                }
+                if !ac.is_match(self.lower_json.as_str()) {
+                    return false;
+                }
             }
         } else if let Some(ac) = &set.keyword_prefilter {
             let present = self.keyword_present.get_or_insert_with(|| {
