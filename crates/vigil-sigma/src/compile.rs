@@ -125,7 +125,7 @@ pub(crate) struct Item {
     /// For keyword items of which any value suffices and every value has a text it
     /// must contain: those texts, as they appear in JSON and lower-cased, to look for
     /// in the lower-cased raw event before decoding it.
-    pub keyword_any_of: Option<AhoCorasick>,
+    pub keyword_any_of: Option<std::sync::Arc<FieldAutomaton>>,
 }
 
 /// How a rule is routed.
@@ -700,13 +700,12 @@ impl<'p> Builder<'p> {
                 .flat_map(|alts| alts.iter())
                 .map(|lit| lit.as_ref().and_then(|(_, id)| *id).map(|id| &*self.keyword_prefilter[id as usize]))
                 .collect();
-            // Searched in the ASCII-lower-cased event text: case-sensitive automata over
-            // a few dozen needles get aho-corasick's SIMD searcher, case-insensitive
-            // ones do not.
+            // Searched in the ASCII-lower-cased event text with the rare-gram matcher:
+            // needles like `event::clear` would make a first-bytes prefilter stop at
+            // every `eventid` key of the JSON.
             needles.filter(|n| !n.is_empty()).map(|needles| {
-                AhoCorasickBuilder::new()
-                    .build(needles.iter().map(|n| n.to_ascii_lowercase()))
-                    .expect("an automaton over keyword literals builds")
+                let lowered: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
+                std::sync::Arc::new(FieldAutomaton::build(&lowered.iter().map(Vec::as_slice).collect::<Vec<_>>()))
             })
         } else {
             None

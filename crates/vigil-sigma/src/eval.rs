@@ -386,7 +386,9 @@ impl<'r> Evaluator<'r> {
                     self.lower_json.make_ascii_lowercase();
                     self.json_lowered = true;
                 }
-                if !ac.is_match(self.lower_json.as_str()) {
+                let mut found = false;
+                ac.for_each_match(self.lower_json.as_bytes(), |_, _, _| found = true);
+                if !found {
                     return false;
                 }
             }

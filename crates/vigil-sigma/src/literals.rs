@@ -89,6 +89,12 @@ pub(crate) enum FieldAutomaton {
     Nfa(nfa::contiguous::NFA),
 }
 
+impl std::fmt::Debug for FieldAutomaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FieldAutomaton").field("memory", &self.memory_usage()).finish_non_exhaustive()
+    }
+}
+
 impl FieldAutomaton {
     pub(crate) fn build(patterns: &[&[u8]]) -> FieldAutomaton {
         if let Some(g) = Grams::build(patterns, MIN_LOG2_BITS, MAX_LOG2_BITS, true) {
