@@ -281,7 +281,7 @@ pub fn compile_item(item: &FieldItem, placeholders: &dyn Placeholders) -> Result
                 }
             }
             let full = if flags.is_empty() { re.clone() } else { format!("(?{flags}){re}") };
-            check_regex(&full)?;
+            // Compiled (and rejected if invalid) once, by the rule-set compiler.
             vec![ValueMatcher::Regex(full)]
         } else if has(Modifier::Cidr) {
             let RuleValue::Str(text) = value else {
@@ -336,14 +336,6 @@ fn number(value: &RuleValue) -> Result<f64, RuleError> {
 fn parse_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
     text.parse::<IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from)).map(|n| n.trunc())
-}
-
-fn check_regex(re: &str) -> Result<(), RuleError> {
-    regex::RegexBuilder::new(re)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map(|_| ())
-        .map_err(|e| RuleError::Regex { pattern: re.to_string(), reason: e.to_string() })
 }
 
 /// Canonical text of a number for string equality: integers without a fraction, so that
