@@ -5,10 +5,6 @@ mod output;
 mod rules;
 
 use clap::{Parser, Subcommand};
-
-// Rule loading allocates many small objects; mimalloc halves its allocator cost.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[derive(Parser)]
