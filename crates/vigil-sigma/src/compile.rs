@@ -501,7 +501,8 @@ impl<'p> Builder<'p> {
         }
 
         let logsource = rule.logsource.clone();
-        let item_start = self.items.len();
+        // On error, the items already built for the rule stay allocated but unreferenced:
+        // cheap, and it keeps item indices stable.
         let compiled = (|| {
             let mut searches: IndexMap<String, Expr> = IndexMap::new();
             for (name, search) in &rule.detection.searches {
@@ -513,15 +514,7 @@ impl<'p> Builder<'p> {
             }
             Ok(if alternatives.len() == 1 { alternatives.pop().unwrap() } else { Expr::Or(alternatives.into()) })
         })();
-        let expr = match compiled {
-            Ok(e) => self.order_by_cost(simplify(e)).0,
-            Err(e) => {
-                // Items of a rejected rule stay allocated but unreferenced; cheap, and
-                // keeps item indices stable.
-                let _ = item_start;
-                return Err(e);
-            }
-        };
+        let expr = self.order_by_cost(simplify(compiled?)).0;
         let route = self.route(&rule.meta, &logsource);
         let mut scanned_fields = Vec::new();
         self.collect_scanned_fields(&expr, &mut scanned_fields);
@@ -861,11 +854,8 @@ impl<'p> Builder<'p> {
 
     /// Sorts the children of and / or nodes cheapest first, so short-circuiting skips
     /// the expensive checks (regexes, keyword searches) whenever a cheap one decides.
+    /// Also returns the node's estimated cost.
     fn order_by_cost(&self, expr: Expr) -> (Expr, u32) {
-        self.order_inner(expr)
-    }
-
-    fn order_inner(&self, expr: Expr) -> (Expr, u32) {
         match expr {
             Expr::And(parts) => {
                 let (parts, cost) = self.order_children(parts);
@@ -880,7 +870,7 @@ impl<'p> Builder<'p> {
                 (Expr::AtLeast(n, parts), cost)
             }
             Expr::Not(inner) => {
-                let (inner, cost) = self.order_inner(*inner);
+                let (inner, cost) = self.order_by_cost(*inner);
                 (Expr::Not(Box::new(inner)), cost)
             }
             Expr::Item(i) => (Expr::Item(i), self.item_cost(&self.items[i as usize])),
@@ -889,7 +879,7 @@ impl<'p> Builder<'p> {
     }
 
     fn order_children(&self, parts: Box<[Expr]>) -> (Box<[Expr]>, u32) {
-        let mut costed: Vec<(Expr, u32)> = parts.into_vec().into_iter().map(|p| self.order_inner(p)).collect();
+        let mut costed: Vec<(Expr, u32)> = parts.into_vec().into_iter().map(|p| self.order_by_cost(p)).collect();
         costed.sort_by_key(|(_, c)| *c);
         let total = costed.iter().map(|(_, c)| *c).fold(0u32, u32::saturating_add);
         (costed.into_iter().map(|(e, _)| e).collect(), total)
@@ -1077,17 +1067,20 @@ impl<'p> Builder<'p> {
         }
 
         let mut out = Vec::new();
-        let mut index_map: Vec<Option<u32>> = vec![None; input.len()];
-        // Assign compiled indices to accepted correlations first so inner references
-        // can be translated.
-        for (i, s) in sources.iter().enumerate() {
-            if s.is_ok() {
-                index_map[i] =
-                    Some(out.len() as u32 + index_map.iter().filter(|x| x.is_some()).count() as u32 - out.len() as u32);
-            }
-        }
+        // Compiled indices of the accepted correlations, numbered in input order, assigned
+        // first so that references to inner correlations can be translated.
+        let mut accepted = 0u32;
+        let index_map: Vec<Option<u32>> = sources
+            .iter()
+            .map(|s| {
+                s.is_ok().then(|| {
+                    accepted += 1;
+                    accepted - 1
+                })
+            })
+            .collect();
         let mut rule_feeds = vec![Vec::new(); rules.len()];
-        let mut correlation_feeds = vec![Vec::new(); index_map.iter().filter(|x| x.is_some()).count()];
+        let mut correlation_feeds = vec![Vec::new(); accepted as usize];
         let mut referenced_rules: FxHashMap<RuleIdx, bool> = FxHashMap::default();
         let mut referenced_correlations = vec![false; correlation_feeds.len()];
         for (i, ((path, doc_index, c), s)) in input.iter().zip(sources).enumerate() {
@@ -1276,14 +1269,10 @@ fn keyword_literal(m: &ValueMatcher) -> Option<Box<str>> {
 /// A literal (lower-cased) that every match of `source` must contain, if the regex
 /// has one of useful length.
 fn required_literal(source: &str) -> Option<String> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new().build().parse(source).ok()?;
-    let mut extractor = Extractor::new();
-    extractor.kind(ExtractKind::Prefix);
-    // A required inner literal: look for the longest concatenated literal in the HIR.
+    // A required inner literal: the longest concatenated literal in the HIR.
     let mut best: Option<String> = None;
     collect_required(&hir, &mut best);
-    let _ = extractor;
     best.filter(|b| b.len() >= 3 && b.is_ascii()).map(|b| b.to_lowercase())
 }
 

@@ -1,7 +1,6 @@
 //! Evaluation of a [`RuleSet`] on events. One [`Evaluator`] per worker thread holds all
 //! per-event scratch state, so the shared rule set stays immutable.
 
-use crate::ast::CmpOp;
 use crate::compile::{Atom, Expr, Item, PatternId, RuleIdx, RuleSet};
 use crate::document::{Document, FieldId, FieldValue, Kind};
 use crate::value::{Position, TimePart};
@@ -125,8 +124,7 @@ impl<'r> Evaluator<'r> {
         for f in &self.set.timestamp_fields {
             for v in self.doc.values(*f) {
                 let t = match v.kind {
-                    Kind::Str => parse_timestamp(v.text),
-                    Kind::Int | Kind::Float => vigil_event::parse_timestamp(v.text),
+                    Kind::Str | Kind::Int | Kind::Float => parse_timestamp(v.text),
                     _ => None,
                 };
                 if t.is_some() {
@@ -547,11 +545,6 @@ fn time_part(v: &FieldValue, part: TimePart) -> Option<f64> {
         TimePart::Month => t.month() as f64,
         TimePart::Year => t.year() as f64,
     })
-}
-
-#[allow(dead_code)]
-fn _assert_cmp_is_copy(op: CmpOp) -> CmpOp {
-    op
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub fn parse_documents_detailed(text: &str, source: Option<&Path>) -> Vec<Detail
     let mut global: Option<Mapping> = None;
     let mut previous: Option<Mapping> = None;
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = match Value::deserialize_from(document) {
+        let value = match <Value as serde::Deserialize>::deserialize(document) {
             Ok(v) => v,
             Err(e) => {
                 out.push(detail(index, Err(RuleError::Yaml(e.to_string()))));
@@ -105,16 +105,6 @@ pub fn parse_documents_detailed(text: &str, source: Option<&Path>) -> Vec<Detail
         });
     }
     out
-}
-
-trait DeserializeFrom {
-    fn deserialize_from(d: serde_yaml::Deserializer) -> Result<Value, serde_yaml::Error>;
-}
-
-impl DeserializeFrom for Value {
-    fn deserialize_from(d: serde_yaml::Deserializer) -> Result<Value, serde_yaml::Error> {
-        serde::Deserialize::deserialize(d)
-    }
 }
 
 fn deep_merge(base: &mut Mapping, over: Mapping) {
