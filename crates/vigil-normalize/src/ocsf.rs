@@ -1,0 +1,340 @@
+//! OCSF 1.3 building blocks shared by the decoders, so every source fills the same
+//! attributes the same way. Schema: https://schema.ocsf.io/1.3.0/ — class and category
+//! ids, activity ids, `type_uid = class_uid * 100 + activity_id`, `time` in epoch ms.
+//!
+//! Kubernetes context has no dedicated OCSF object in 1.3; Vigil fills what the schema
+//! has (`device.hostname` = node, `container.{name,uid,image.name,orchestrator,pod_uuid}`)
+//! and puts the rest under `unmapped.k8s` (`cluster`, `namespace`, `pod`, `workload`,
+//! `workload_kind`, `node`) — see [`k8s_context`].
+
+use serde_json::{json, Map, Value};
+use vigil_event::Timestamp;
+
+pub const VERSION: &str = "1.3.0";
+
+/// The OCSF classes Vigil emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 0: events with no better class (generic JSON).
+    Base,
+    /// 1001, System Activity.
+    FileSystemActivity,
+    /// 1007, System Activity.
+    ProcessActivity,
+    /// 2004, Findings: third-party alerts (Kubescape, Falco) and Vigil's own.
+    DetectionFinding,
+    /// 2003, Findings: posture failures (Kubescape scan controls).
+    ComplianceFinding,
+    /// 3001, Identity & Access Management: useradd / usermod / passwd.
+    AccountChange,
+    /// 3002, Identity & Access Management.
+    Authentication,
+    /// 4001, Network Activity.
+    NetworkActivity,
+    /// 6003, Application Activity: Kubernetes API calls.
+    ApiActivity,
+}
+
+impl Class {
+    pub fn uid(self) -> u32 {
+        match self {
+            Class::Base => 0,
+            Class::FileSystemActivity => 1001,
+            Class::ProcessActivity => 1007,
+            Class::DetectionFinding => 2004,
+            Class::ComplianceFinding => 2003,
+            Class::AccountChange => 3001,
+            Class::Authentication => 3002,
+            Class::NetworkActivity => 4001,
+            Class::ApiActivity => 6003,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Base => "Base Event",
+            Class::FileSystemActivity => "File System Activity",
+            Class::ProcessActivity => "Process Activity",
+            Class::DetectionFinding => "Detection Finding",
+            Class::ComplianceFinding => "Compliance Finding",
+            Class::AccountChange => "Account Change",
+            Class::Authentication => "Authentication",
+            Class::NetworkActivity => "Network Activity",
+            Class::ApiActivity => "API Activity",
+        }
+    }
+
+    pub fn category(self) -> (u32, &'static str) {
+        match self {
+            Class::Base => (0, "Uncategorized"),
+            Class::FileSystemActivity | Class::ProcessActivity => (1, "System Activity"),
+            Class::DetectionFinding | Class::ComplianceFinding => (2, "Findings"),
+            Class::AccountChange | Class::Authentication => (3, "Identity & Access Management"),
+            Class::NetworkActivity => (4, "Network Activity"),
+            Class::ApiActivity => (6, "Application Activity"),
+        }
+    }
+}
+
+/// Activity ids used across classes (each class defines its own; these are the ones
+/// Vigil's decoders use, named for the class they belong to).
+pub mod activity {
+    pub const UNKNOWN: u8 = 0;
+    pub const OTHER: u8 = 99;
+    // Process Activity
+    pub const PROCESS_LAUNCH: u8 = 1;
+    pub const PROCESS_TERMINATE: u8 = 2;
+    pub const PROCESS_OPEN: u8 = 3;
+    pub const PROCESS_INJECT: u8 = 4;
+    pub const PROCESS_SET_USER_ID: u8 = 5;
+    // File System Activity
+    pub const FILE_CREATE: u8 = 1;
+    pub const FILE_READ: u8 = 2;
+    pub const FILE_UPDATE: u8 = 3;
+    pub const FILE_DELETE: u8 = 4;
+    pub const FILE_RENAME: u8 = 5;
+    pub const FILE_SET_ATTRIBUTES: u8 = 6;
+    pub const FILE_OPEN: u8 = 14;
+    // Network Activity
+    pub const NETWORK_OPEN: u8 = 1;
+    pub const NETWORK_CLOSE: u8 = 2;
+    pub const NETWORK_TRAFFIC: u8 = 6;
+    pub const NETWORK_LISTEN: u8 = 7;
+    // Authentication
+    pub const AUTH_LOGON: u8 = 1;
+    pub const AUTH_LOGOFF: u8 = 2;
+    // Account Change
+    pub const ACCOUNT_CREATE: u8 = 1;
+    pub const ACCOUNT_ENABLE: u8 = 2;
+    pub const ACCOUNT_PASSWORD_CHANGE: u8 = 3;
+    pub const ACCOUNT_DELETE: u8 = 6;
+    pub const ACCOUNT_ATTACH_POLICY: u8 = 7;
+    // API Activity
+    pub const API_CREATE: u8 = 1;
+    pub const API_READ: u8 = 2;
+    pub const API_UPDATE: u8 = 3;
+    pub const API_DELETE: u8 = 4;
+    // Detection / Compliance Finding
+    pub const FINDING_CREATE: u8 = 1;
+}
+
+/// `status_id`: 1 Success, 2 Failure.
+pub const STATUS_SUCCESS: u8 = 1;
+pub const STATUS_FAILURE: u8 = 2;
+
+/// `severity_id`: 1 Informational, 2 Low, 3 Medium, 4 High, 5 Critical, 6 Fatal.
+pub fn severity_name(id: u8) -> &'static str {
+    match id {
+        1 => "Informational",
+        2 => "Low",
+        3 => "Medium",
+        4 => "High",
+        5 => "Critical",
+        6 => "Fatal",
+        99 => "Other",
+        _ => "Unknown",
+    }
+}
+
+/// The attributes every OCSF event has: class, category, activity, type, time,
+/// severity (Informational), and `metadata.product` / `metadata.version`.
+/// `product` is the source product name ("Tetragon", "Cowrie", …).
+pub fn base(class: Class, activity_id: u8, time: Option<Timestamp>, product: &str) -> Map<String, Value> {
+    let (category_uid, category_name) = class.category();
+    let mut m = Map::new();
+    m.insert("class_uid".into(), class.uid().into());
+    m.insert("class_name".into(), class.name().into());
+    m.insert("category_uid".into(), category_uid.into());
+    m.insert("category_name".into(), category_name.into());
+    m.insert("activity_id".into(), activity_id.into());
+    m.insert("type_uid".into(), (u64::from(class.uid()) * 100 + u64::from(activity_id)).into());
+    m.insert("time".into(), time.map(|t| t.timestamp_millis()).unwrap_or(0).into());
+    m.insert("severity_id".into(), 1.into());
+    m.insert("severity".into(), "Informational".into());
+    m.insert("metadata".into(), json!({"version": VERSION, "product": {"name": product, "vendor_name": vendor(product)}}));
+    m
+}
+
+fn vendor(product: &str) -> &'static str {
+    match product {
+        "Tetragon" => "Cilium",
+        "Kubescape" => "Kubescape",
+        "Falco" => "Falco",
+        "Cowrie" => "Cowrie",
+        "Kubernetes" => "Kubernetes",
+        "Microsoft Windows" => "Microsoft",
+        _ => "Unknown",
+    }
+}
+
+/// Sets `severity_id` and `severity`.
+pub fn set_severity(event: &mut Map<String, Value>, id: u8) {
+    event.insert("severity_id".into(), id.into());
+    event.insert("severity".into(), severity_name(id).into());
+}
+
+/// Sets `status_id` / `status` (1 Success, 2 Failure).
+pub fn set_status(event: &mut Map<String, Value>, success: bool) {
+    let (id, name) = if success { (STATUS_SUCCESS, "Success") } else { (STATUS_FAILURE, "Failure") };
+    event.insert("status_id".into(), id.into());
+    event.insert("status".into(), name.into());
+}
+
+/// Sets a value at a dotted path, creating objects on the way (`"actor.user.name"`).
+/// Null values are not written: OCSF omits unknown attributes.
+pub fn set(event: &mut Map<String, Value>, path: &str, value: impl Into<Value>) {
+    let value = value.into();
+    if value.is_null() {
+        return;
+    }
+    let mut map = event;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            map.insert(part.to_owned(), value);
+            return;
+        }
+        let slot = map.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        map = slot.as_object_mut().expect("just made an object");
+    }
+}
+
+/// An OCSF `process` object. `path` is the executable's full path; `name` its last
+/// component.
+#[derive(Debug, Default, Clone)]
+pub struct Process<'a> {
+    pub pid: Option<u64>,
+    pub uid: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub cmd_line: Option<&'a str>,
+    pub cwd: Option<&'a str>,
+    pub user_name: Option<&'a str>,
+    pub user_uid: Option<u64>,
+    pub created_time: Option<Timestamp>,
+}
+
+impl Process<'_> {
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(pid) = self.pid {
+            m.insert("pid".into(), pid.into());
+        }
+        if let Some(uid) = self.uid {
+            m.insert("uid".into(), uid.into());
+        }
+        if let Some(path) = self.path {
+            m.insert("name".into(), basename(path).into());
+            m.insert("file".into(), json!({"path": path, "name": basename(path), "type_id": 1}));
+        }
+        if let Some(cmd) = self.cmd_line {
+            m.insert("cmd_line".into(), cmd.into());
+        }
+        if let Some(cwd) = self.cwd {
+            m.insert("cwd".into(), cwd.into());
+        }
+        if self.user_name.is_some() || self.user_uid.is_some() {
+            let mut user = Map::new();
+            if let Some(n) = self.user_name {
+                user.insert("name".into(), n.into());
+            }
+            if let Some(u) = self.user_uid {
+                user.insert("uid".into(), u.to_string().into());
+            }
+            m.insert("user".into(), Value::Object(user));
+        }
+        if let Some(t) = self.created_time {
+            m.insert("created_time".into(), t.timestamp_millis().into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// The last path component (`/usr/bin/nc` → `nc`).
+pub fn basename(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// An OCSF `network_endpoint` (`src_endpoint` / `dst_endpoint`).
+pub fn endpoint(ip: Option<&str>, port: Option<u64>, hostname: Option<&str>) -> Value {
+    let mut m = Map::new();
+    if let Some(ip) = ip {
+        m.insert("ip".into(), ip.into());
+    }
+    if let Some(port) = port {
+        m.insert("port".into(), port.into());
+    }
+    if let Some(h) = hostname {
+        m.insert("hostname".into(), h.into());
+    }
+    Value::Object(m)
+}
+
+/// Kubernetes context of an event, as far as the source knows it.
+#[derive(Debug, Default, Clone)]
+pub struct K8sContext<'a> {
+    pub cluster: Option<&'a str>,
+    pub node: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub pod: Option<&'a str>,
+    pub pod_uid: Option<&'a str>,
+    pub container: Option<&'a str>,
+    pub container_id: Option<&'a str>,
+    pub image: Option<&'a str>,
+    pub workload: Option<&'a str>,
+    pub workload_kind: Option<&'a str>,
+}
+
+/// Writes `ctx` into `event`: `device.hostname` (node), `container`, and
+/// `unmapped.k8s`. Writes nothing for an empty context.
+pub fn k8s_context(event: &mut Map<String, Value>, ctx: &K8sContext<'_>) {
+    if let Some(node) = ctx.node {
+        set(event, "device.hostname", node);
+        set(event, "device.type_id", 6); // 6: Virtual
+    }
+    if ctx.container.is_some() || ctx.container_id.is_some() || ctx.image.is_some() {
+        set(event, "container.name", ctx.container.map(Value::from).unwrap_or(Value::Null));
+        set(event, "container.uid", ctx.container_id.map(Value::from).unwrap_or(Value::Null));
+        set(event, "container.image.name", ctx.image.map(Value::from).unwrap_or(Value::Null));
+        set(event, "container.pod_uuid", ctx.pod_uid.map(Value::from).unwrap_or(Value::Null));
+        if ctx.pod.is_some() || ctx.namespace.is_some() {
+            set(event, "container.orchestrator", "Kubernetes");
+        }
+    }
+    let fields = [
+        ("cluster", ctx.cluster),
+        ("node", ctx.node),
+        ("namespace", ctx.namespace),
+        ("pod", ctx.pod),
+        ("workload", ctx.workload),
+        ("workload_kind", ctx.workload_kind),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            set(event, &format!("unmapped.k8s.{name}"), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_fills_type_uid_and_category() {
+        let e = base(Class::ProcessActivity, activity::PROCESS_LAUNCH, None, "Tetragon");
+        assert_eq!(e["type_uid"], 100701);
+        assert_eq!(e["category_uid"], 1);
+        assert_eq!(e["metadata"]["product"]["vendor_name"], "Cilium");
+    }
+
+    #[test]
+    fn set_creates_intermediate_objects_and_skips_null() {
+        let mut e = Map::new();
+        set(&mut e, "actor.user.name", "root");
+        set(&mut e, "actor.user.uid", Value::Null);
+        assert_eq!(Value::Object(e), json!({"actor": {"user": {"name": "root"}}}));
+    }
+}

@@ -1,0 +1,21 @@
+//! STUB — to be written. See the crate docs and `ocsf` for the shared conventions.
+
+use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, SourceKind};
+
+/// Whether `record` (trimmed, starting with `{` for JSON sources) is from this source.
+pub(crate) fn looks_like(_record: &str) -> bool {
+    false
+}
+
+#[derive(Default)]
+pub(crate) struct TetragonDecoder;
+
+impl Decoder for TetragonDecoder {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Tetragon
+    }
+
+    fn decode(&mut self, _record: &str, _out: &mut Vec<Normalized>) -> Result<(), DecodeError> {
+        Err(DecodeError::new(DeadLetterReason::UnknownFormat, "decoder not written yet"))
+    }
+}
