@@ -13,13 +13,12 @@
 use crate::ast::*;
 use crate::document::{FieldId, FieldTable};
 use crate::error::RuleError;
+use crate::lazy_regex::LazyRegex;
 use crate::literals::FieldAutomaton;
 use crate::pipeline::PipelineSet;
 use crate::value::{compile_item, ItemSpec, Part, Pattern, Position, TimePart, ValueMatcher};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use indexmap::IndexMap;
 use ipnet::IpNet;
-use regex::Regex;
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -123,9 +122,9 @@ pub(crate) struct Item {
     /// bit) pairs, the item's whole check.
     pub any_of_literals: Option<Box<[(PatternId, u8)]>>,
     /// For keyword items of which any value suffices and every value has a text it
-    /// must contain: those texts, as they appear in JSON and lower-cased, to look for
-    /// in the lower-cased raw event before decoding it.
-    pub keyword_any_of: Option<std::sync::Arc<FieldAutomaton>>,
+    /// must contain: the keyword-prefilter ids of those texts. The item cannot match
+    /// unless one of them occurs in the raw event.
+    pub keyword_any_of: Option<Box<[u32]>>,
 }
 
 /// How a rule is routed.
@@ -233,7 +232,7 @@ pub struct RuleSet {
     pub(crate) table: FieldTable,
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) items: Vec<Item>,
-    pub(crate) regexes: Vec<Regex>,
+    pub(crate) regexes: Vec<LazyRegex>,
     /// Per field: its automaton and automaton pattern index → global pattern id.
     pub(crate) automata: Vec<Option<(FieldAutomaton, Box<[PatternId]>)>>,
     /// Per field: exact-match literals (lower-cased value → pattern ids).
@@ -252,8 +251,10 @@ pub struct RuleSet {
     pub(crate) rule_feeds: Vec<Vec<(u32, u32)>>,
     /// Correlation → (outer correlation, input position) pairs fed by its hits.
     pub(crate) correlation_feeds: Vec<Vec<(u32, u32)>>,
-    /// Keyword literals looked for in the raw JSON before keyword items are evaluated.
-    pub(crate) keyword_prefilter: Option<AhoCorasick>,
+    /// Every keyword literal of every rule (as it appears in JSON, ASCII-lower-cased),
+    /// looked for in one pass over the lower-cased raw event the first time a keyword
+    /// item is evaluated on it. One shared scan instead of one per keyword rule.
+    pub(crate) keyword_prefilter: Option<FieldAutomaton>,
     pub(crate) keyword_prefilter_len: usize,
 }
 
@@ -284,6 +285,12 @@ impl CompiledCorrelation {
 }
 
 impl RuleSet {
+    /// Builds every regex now instead of at first use, and returns the patterns that
+    /// cannot be built (over the size budget) with the reason. For diagnostics.
+    pub fn force_regexes(&self) -> Vec<(String, String)> {
+        self.regexes.iter().filter_map(|re| re.force().err().map(|e| (re.source().to_owned(), e))).collect()
+    }
+
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
     }
@@ -335,7 +342,7 @@ struct Builder<'p> {
     pipelines: &'p PipelineSet,
     table: FieldTable,
     items: Vec<Item>,
-    regexes: Vec<Regex>,
+    regexes: Vec<LazyRegex>,
     regex_ids: FxHashMap<String, u32>,
     /// (field, lower-cased literal) → pattern id.
     pattern_ids: FxHashMap<(FieldId, Box<str>, bool), PatternId>,
@@ -464,12 +471,13 @@ impl<'p> Builder<'p> {
                 correlations,
                 rule_feeds,
                 correlation_feeds,
+                // Searched in the ASCII-lower-cased event text with the rare-gram matcher:
+                // needles like `event::clear` would make a first-bytes prefilter stop at
+                // every `eventid` key of the JSON.
                 keyword_prefilter: (!self.keyword_prefilter.is_empty()).then(|| {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(true)
-                        .build(self.keyword_prefilter.iter().map(|l| l.as_bytes()))
-                        .expect("automaton over keyword literals builds")
+                    let lowered: Vec<Vec<u8>> =
+                        self.keyword_prefilter.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
+                    FieldAutomaton::build(&lowered.iter().map(Vec::as_slice).collect::<Vec<_>>())
                 }),
                 keyword_prefilter_len: self.keyword_prefilter.len(),
             },
@@ -688,18 +696,12 @@ impl<'p> Builder<'p> {
             .flatten()
             .map(Vec::into_boxed_slice);
         let keyword_any_of = if field.is_none() && !spec.all {
-            let needles: Option<Vec<&str>> = keyword_literals
+            let ids: Option<Vec<u32>> = keyword_literals
                 .iter()
                 .flat_map(|alts| alts.iter())
-                .map(|lit| lit.as_ref().and_then(|(_, id)| *id).map(|id| &*self.keyword_prefilter[id as usize]))
+                .map(|lit| lit.as_ref().and_then(|(_, id)| *id))
                 .collect();
-            // Searched in the ASCII-lower-cased event text with the rare-gram matcher:
-            // needles like `event::clear` would make a first-bytes prefilter stop at
-            // every `eventid` key of the JSON.
-            needles.filter(|n| !n.is_empty()).map(|needles| {
-                let lowered: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
-                std::sync::Arc::new(FieldAutomaton::build(&lowered.iter().map(Vec::as_slice).collect::<Vec<_>>()))
-            })
+            ids.filter(|ids| !ids.is_empty()).map(Vec::into_boxed_slice)
         } else {
             None
         };
@@ -745,10 +747,7 @@ impl<'p> Builder<'p> {
         if let Some(id) = self.regex_ids.get(&source) {
             return Ok(*id);
         }
-        let re = regex::RegexBuilder::new(&source)
-            .size_limit(crate::value::REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| RuleError::Regex { pattern: source.clone(), reason: e.to_string() })?;
+        let re = LazyRegex::new(source.clone())?;
         let id = self.regexes.len() as u32;
         self.regexes.push(re);
         self.regex_ids.insert(source, id);

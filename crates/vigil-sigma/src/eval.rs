@@ -65,13 +65,12 @@ pub struct Evaluator<'r> {
     lower_buf: String,
     /// Every value of the event as (text, ASCII-lower-cased text), for keyword items.
     keyword_texts: Option<Vec<(String, String)>>,
-    /// Per keyword-prefilter literal: present in the raw event text (computed lazily).
-    keyword_present: Option<Vec<bool>>,
-    /// Whether the raw event uses `\uXXXX` escapes (computed lazily).
-    unicode_escaped: Option<bool>,
-    /// The raw event, ASCII-lower-cased, when `json_lowered`.
+    /// Per keyword-prefilter literal: present in the raw event text, when
+    /// `keyword_present_known` (computed on first need, buffer reused across events).
+    keyword_present: Vec<bool>,
+    keyword_present_known: bool,
+    /// The raw event, ASCII-lower-cased (scratch for the keyword scan).
     lower_json: String,
-    json_lowered: bool,
     default_logsource: Option<LogSource>,
     stats: EvalStats,
 }
@@ -91,10 +90,11 @@ impl<'r> Evaluator<'r> {
             channel_buf: String::new(),
             lower_buf: String::new(),
             keyword_texts: None,
-            keyword_present: None,
-            unicode_escaped: None,
+            keyword_present: Vec::new(),
+            keyword_present_known: false,
+
             lower_json: String::new(),
-            json_lowered: false,
+
             default_logsource: None,
             stats: EvalStats::default(),
         }
@@ -163,9 +163,7 @@ impl<'r> Evaluator<'r> {
 
     fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
         self.keyword_texts = None;
-        self.keyword_present = None;
-        self.unicode_escaped = None;
-        self.json_lowered = false;
+        self.keyword_present_known = false;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
             return;
@@ -370,45 +368,52 @@ impl<'r> Evaluator<'r> {
         }
     }
 
+    /// Which keyword-prefilter literals occur in the raw event, computed once per event.
+    /// A text that spells characters as `\uXXXX` (JSON allows it for any character; Go
+    /// escapes `<`, `>` and `&`) may hold any literal, so then all count as present.
+    fn keyword_presence(&mut self, json: &str) -> &[bool] {
+        if !self.keyword_present_known {
+            self.keyword_present_known = true;
+            let set = self.set;
+            let present = &mut self.keyword_present;
+            present.clear();
+            match &set.keyword_prefilter {
+                Some(automaton) if !has_unicode_escape(json.as_bytes()) => {
+                    present.resize(set.keyword_prefilter_len, false);
+                    self.lower_json.clear();
+                    self.lower_json.push_str(json);
+                    self.lower_json.make_ascii_lowercase();
+                    automaton.for_each_match(self.lower_json.as_bytes(), |id, _, _| present[id] = true);
+                }
+                _ => present.resize(set.keyword_prefilter_len, true),
+            }
+        }
+        &self.keyword_present
+    }
+
     fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
         let set = self.set;
         // Cheap exit: a literal absent from the raw text is absent from every value —
         // unless the text spells characters as `\uXXXX`, which JSON allows for any
         // character (Go escapes `<`, `>` and `&`): then every literal may be present.
-        if let Some(ac) = &item.keyword_any_of {
-            let escaped = *self.unicode_escaped.get_or_insert_with(|| has_unicode_escape(json.as_bytes()));
-            if !escaped {
-                if !self.json_lowered {
-                    self.lower_json.clear();
-                    self.lower_json.push_str(json);
-                    self.lower_json.make_ascii_lowercase();
-                    self.json_lowered = true;
+        if set.keyword_prefilter.is_some() {
+            let present = self.keyword_presence(json);
+            let possible = match &item.keyword_any_of {
+                Some(ids) => ids.iter().any(|id| present[*id as usize]),
+                None => {
+                    let possible = |i: usize| {
+                        item.keyword_literals[i].iter().any(|lit| match lit {
+                            Some((_, Some(id))) => present[*id as usize],
+                            _ => true,
+                        })
+                    };
+                    if item.all {
+                        (0..item.values.len()).all(possible)
+                    } else {
+                        (0..item.values.len()).any(possible)
+                    }
                 }
-                let mut found = false;
-                ac.for_each_match(self.lower_json.as_bytes(), |_, _, _| found = true);
-                if !found {
-                    return false;
-                }
-            }
-        } else if let Some(ac) = &set.keyword_prefilter {
-            let present = self.keyword_present.get_or_insert_with(|| {
-                if has_unicode_escape(json.as_bytes()) {
-                    return vec![true; set.keyword_prefilter_len];
-                }
-                let mut present = vec![false; set.keyword_prefilter_len];
-                for m in ac.find_overlapping_iter(json) {
-                    present[m.pattern().as_usize()] = true;
-                }
-                present
-            });
-            let possible = |i: usize| {
-                item.keyword_literals[i].iter().zip(item.values[i].iter()).any(|(lit, _)| match lit {
-                    Some((_, Some(id))) => present[*id as usize],
-                    _ => true,
-                })
             };
-            let possible =
-                if item.all { (0..item.values.len()).all(possible) } else { (0..item.values.len()).any(possible) };
             if !possible {
                 return false;
             }

@@ -41,6 +41,12 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         println!("rejected: {e}");
         *by_kind.entry(e.error.kind()).or_default() += 1;
     }
+    // Hunts build regexes on first use; here every one is built, so none fails later.
+    let regex_failures = compiled.rules.force_regexes();
+    for (pattern, reason) in &regex_failures {
+        println!("rejected: regex `{pattern}` cannot be built and would match nothing: {reason}");
+        *by_kind.entry("regex").or_default() += 1;
+    }
     if args.verbose {
         for w in &compiled.warnings {
             let path = w.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
@@ -58,7 +64,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         "{loaded} loaded ({} rules, {} correlations), {} rejected{}",
         set.rules().len(),
         set.correlations().len(),
-        compiled.errors.len(),
+        compiled.errors.len() + regex_failures.len(),
         if reasons.is_empty() { String::new() } else { format!(" ({reasons})") }
     );
     println!(
@@ -69,5 +75,5 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         set.automata_memory() / 1024,
         set.untriggered_rules()
     );
-    Ok(if compiled.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if compiled.errors.is_empty() && regex_failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
