@@ -158,6 +158,7 @@ fn sniff_path(path: &Path) -> Result<InputKind, String> {
         Sniffed::Evtx => Ok(InputKind::Evtx),
         Sniffed::Jsonl => Ok(InputKind::Jsonl),
         Sniffed::Json => Ok(InputKind::Json),
+        Sniffed::Text => Ok(InputKind::Text),
         Sniffed::Other(reason) => Err(reason),
         Sniffed::Gzip => {
             let gz = MultiGzDecoder::new(BufReader::new(open(path)?));
@@ -165,6 +166,7 @@ fn sniff_path(path: &Path) -> Result<InputKind, String> {
             match sniff(&prefix, complete) {
                 Sniffed::Jsonl => Ok(InputKind::JsonlGz),
                 Sniffed::Json => Ok(InputKind::JsonGz),
+                Sniffed::Text => Ok(InputKind::TextGz),
                 Sniffed::Other(reason) => Err(format!("gzip: {reason}")),
                 Sniffed::Evtx | Sniffed::Gzip => {
                     Err("gzip: compressed EVTX or nested gzip is not supported".to_string())

@@ -1,4 +1,5 @@
-//! Vigil's file-input layer: turns input paths into batches of JSON event texts.
+//! Vigil's file-input layer: turns input paths into batches of record texts (JSON
+//! events, or text lines for syslog / auditd).
 //!
 //! [`discover`] expands the paths given to `vigil hunt` into a deterministic list of
 //! [`InputFile`]s, and [`read_file`] streams one of them as [`Batch`]es: many records'
@@ -38,6 +39,10 @@ pub enum InputKind {
     JsonGz,
     /// Windows XML event log; each record is rendered as evtx_dump-style JSON.
     Evtx,
+    /// Text lines that are not JSON (syslog, auditd): one record per non-blank line.
+    Text,
+    /// Gzip-compressed [`InputKind::Text`].
+    TextGz,
 }
 
 impl InputKind {
@@ -49,12 +54,14 @@ impl InputKind {
             InputKind::Json => "json",
             InputKind::JsonGz => "json.gz",
             InputKind::Evtx => "evtx",
+            InputKind::Text => "text",
+            InputKind::TextGz => "text.gz",
         }
     }
 
     /// Whether the file body must be gunzipped before reading.
     pub fn is_gzip(self) -> bool {
-        matches!(self, InputKind::JsonlGz | InputKind::JsonGz)
+        matches!(self, InputKind::JsonlGz | InputKind::JsonGz | InputKind::TextGz)
     }
 }
 

@@ -79,11 +79,11 @@ pub fn read_file(
     let mut sink = opts.sink(source, on_batch, on_bad);
     let result = match file.kind {
         InputKind::Evtx => evtx_reader::read_evtx_path(path, &mut sink),
-        InputKind::Jsonl => open(path).and_then(|mut f| {
+        InputKind::Jsonl | InputKind::Text => open(path).and_then(|mut f| {
             // Our own buffer is the read buffer: a BufReader on top would only add a copy.
             jsonl_reader::read_jsonl(&mut f, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }),
-        InputKind::JsonlGz => open(path).and_then(|f| {
+        InputKind::JsonlGz | InputKind::TextGz => open(path).and_then(|f| {
             let mut gz = MultiGzDecoder::new(BufReader::with_capacity(256 << 10, f));
             jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }),
@@ -134,11 +134,11 @@ pub fn read_bytes(
             }
         },
         Some(InputKind::Evtx) => evtx_reader::read_evtx_bytes(bytes, &mut sink),
-        Some(kind @ (InputKind::Jsonl | InputKind::Json)) => {
+        Some(kind @ (InputKind::Jsonl | InputKind::Json | InputKind::Text)) => {
             read_text(kind, bytes, opts, &mut sink);
             Ok(())
         }
-        Some(InputKind::JsonlGz) => {
+        Some(InputKind::JsonlGz | InputKind::TextGz) => {
             let mut gz = MultiGzDecoder::new(bytes);
             jsonl_reader::read_jsonl(&mut gz, opts.read_buffer_bytes, &mut sink).map_err(|e| FormatError::io(path, e))
         }

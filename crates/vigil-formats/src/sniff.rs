@@ -19,6 +19,8 @@ pub enum Sniffed {
     Jsonl,
     /// Whole-file JSON: an array, or values spanning several lines.
     Json,
+    /// Line-oriented text that is not JSON (syslog, auditd): one record per line.
+    Text,
     /// Not something we read; the string says why.
     Other(String),
 }
@@ -50,14 +52,40 @@ pub fn sniff(prefix: &[u8], complete: bool) -> Sniffed {
                 None if complete => rest,
                 None => return Sniffed::Jsonl,
             };
-            if serde_json::from_slice::<&RawValue>(line).is_ok() {
+            if serde_json::from_slice::<&RawValue>(line).is_ok() || later_line_is_an_object(&rest[line.len()..]) {
                 Sniffed::Jsonl
             } else {
                 Sniffed::Json
             }
         }
-        other => Sniffed::Other(format!("content is not JSON (first non-blank byte is {:?})", char::from(other))),
+        _ if looks_like_text(body) => Sniffed::Text,
+        other => Sniffed::Other(format!(
+            "content is neither JSON nor text lines (first non-blank byte is {:?})",
+            char::from(other)
+        )),
     }
+}
+
+/// Whether one of the next few lines is on its own a JSON object: then the file is
+/// JSONL with a damaged first line (pretty-printed JSON has no such line), and reading
+/// it as whole-file JSON would lose every record after the damage.
+fn later_line_is_an_object(rest: &[u8]) -> bool {
+    rest.split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .filter(|l| !l.is_empty())
+        .take(3)
+        .any(|l| l.starts_with(b"{") && serde_json::from_slice::<&RawValue>(l).is_ok())
+}
+
+/// Text, as opposed to binary: valid UTF-8 (a multi-byte character cut by the end of the
+/// prefix is fine) with no NUL and few other control characters.
+fn looks_like_text(prefix: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(prefix) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    let controls = prefix.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x1d)).count();
+    valid && !prefix.contains(&0) && controls * 100 <= prefix.len()
 }
 
 /// Whether `prefix` holds enough for [`sniff`] to decide without more input: a magic
@@ -101,6 +129,12 @@ mod tests {
         assert_eq!(sniff(b"  [\n", false), Sniffed::Json);
         // Two objects on one line cannot be a JSONL record.
         assert_eq!(sniff(b"{\"a\":1}{\"a\":2}\n", true), Sniffed::Json);
+        assert_eq!(sniff(b"{\n  \"a\": {\"b\": 1}\n}\n", true), Sniffed::Json);
+    }
+
+    #[test]
+    fn jsonl_with_a_damaged_first_line_is_still_jsonl() {
+        assert_eq!(sniff(b"{\"a\":1, \"b\n{\"a\":2}\n{\"a\":3}\n", true), Sniffed::Jsonl);
     }
 
     #[test]
@@ -113,7 +147,10 @@ mod tests {
     fn blank_and_other() {
         assert_eq!(sniff(b"", true), Sniffed::Jsonl);
         assert_eq!(sniff(b" \n\t", true), Sniffed::Jsonl);
-        assert!(matches!(sniff(b"Feb 17 13:40:03 host sshd", true), Sniffed::Other(_)));
+        assert_eq!(sniff(b"Feb 17 13:40:03 host sshd", true), Sniffed::Text);
+        assert_eq!(sniff(b"type=SYSCALL msg=audit(1.2:3): a0=1\n", true), Sniffed::Text);
+        assert!(matches!(sniff(b"\x7fELF\x02\x01\x00\x00", true), Sniffed::Other(_)));
+        assert!(matches!(sniff(b"ab\xff\xfecd", true), Sniffed::Other(_)));
     }
 
     #[test]

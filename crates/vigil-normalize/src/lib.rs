@@ -21,7 +21,7 @@ mod normalized;
 pub mod ocsf;
 mod sniff;
 mod syslog;
-mod tetragon;
+pub mod tetragon;
 
 pub use error::{DeadLetterReason, DecodeError};
 pub use normalized::{Normalized, RawRecord};

@@ -19,6 +19,8 @@ pub enum Class {
     Base,
     /// 1001, System Activity.
     FileSystemActivity,
+    /// 1005, System Activity: a module (shared library) loaded by a process.
+    ModuleActivity,
     /// 1007, System Activity.
     ProcessActivity,
     /// 2004, Findings: third-party alerts (Kubescape, Falco) and Vigil's own.
@@ -40,6 +42,7 @@ impl Class {
         match self {
             Class::Base => 0,
             Class::FileSystemActivity => 1001,
+            Class::ModuleActivity => 1005,
             Class::ProcessActivity => 1007,
             Class::DetectionFinding => 2004,
             Class::ComplianceFinding => 2003,
@@ -54,6 +57,7 @@ impl Class {
         match self {
             Class::Base => "Base Event",
             Class::FileSystemActivity => "File System Activity",
+            Class::ModuleActivity => "Module Activity",
             Class::ProcessActivity => "Process Activity",
             Class::DetectionFinding => "Detection Finding",
             Class::ComplianceFinding => "Compliance Finding",
@@ -67,7 +71,7 @@ impl Class {
     pub fn category(self) -> (u32, &'static str) {
         match self {
             Class::Base => (0, "Uncategorized"),
-            Class::FileSystemActivity | Class::ProcessActivity => (1, "System Activity"),
+            Class::FileSystemActivity | Class::ModuleActivity | Class::ProcessActivity => (1, "System Activity"),
             Class::DetectionFinding | Class::ComplianceFinding => (2, "Findings"),
             Class::AccountChange | Class::Authentication => (3, "Identity & Access Management"),
             Class::NetworkActivity => (4, "Network Activity"),
@@ -95,6 +99,8 @@ pub mod activity {
     pub const FILE_RENAME: u8 = 5;
     pub const FILE_SET_ATTRIBUTES: u8 = 6;
     pub const FILE_OPEN: u8 = 14;
+    // Module Activity
+    pub const MODULE_LOAD: u8 = 1;
     // Network Activity
     pub const NETWORK_OPEN: u8 = 1;
     pub const NETWORK_CLOSE: u8 = 2;
@@ -151,7 +157,10 @@ pub fn base(class: Class, activity_id: u8, time: Option<Timestamp>, product: &st
     m.insert("time".into(), time.map(|t| t.timestamp_millis()).unwrap_or(0).into());
     m.insert("severity_id".into(), 1.into());
     m.insert("severity".into(), "Informational".into());
-    m.insert("metadata".into(), json!({"version": VERSION, "product": {"name": product, "vendor_name": vendor(product)}}));
+    m.insert(
+        "metadata".into(),
+        json!({"version": VERSION, "product": {"name": product, "vendor_name": vendor(product)}}),
+    );
     m
 }
 
@@ -194,12 +203,19 @@ pub fn set(event: &mut Map<String, Value>, path: &str, value: impl Into<Value>) 
             map.insert(part.to_owned(), value);
             return;
         }
-        let slot = map.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        map = slot.as_object_mut().expect("just made an object");
+        let Some(next) = child(map, part) else { return };
+        map = next;
     }
+}
+
+/// The object at `key`, created (replacing a non-object) when needed. Looks up before
+/// inserting: `entry` needs an owned key, an allocation per call even when the object
+/// exists, and this is on every decoder's hot path.
+fn child<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Map<String, Value>> {
+    if !map.get(key).is_some_and(Value::is_object) {
+        map.insert(key.to_owned(), Value::Object(Map::new()));
+    }
+    map.get_mut(key).and_then(Value::as_object_mut)
 }
 
 /// An OCSF `process` object. `path` is the executable's full path; `name` its last
@@ -311,9 +327,14 @@ pub fn k8s_context(event: &mut Map<String, Value>, ctx: &K8sContext<'_>) {
         ("workload", ctx.workload),
         ("workload_kind", ctx.workload_kind),
     ];
+    if fields.iter().all(|(_, v)| v.is_none()) {
+        return;
+    }
+    // Walk to `unmapped.k8s` once rather than formatting and walking a path per field.
+    let Some(k8s) = child(event, "unmapped").and_then(|u| child(u, "k8s")) else { return };
     for (name, value) in fields {
         if let Some(v) = value {
-            set(event, &format!("unmapped.k8s.{name}"), v);
+            k8s.insert(name.to_owned(), v.into());
         }
     }
 }

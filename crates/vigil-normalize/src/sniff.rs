@@ -89,13 +89,14 @@ type Sniffer = fn(&str) -> bool;
 pub fn sniff_record(record: &str) -> Option<SourceKind> {
     let trimmed = record.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{feff}');
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let checks: [(Sniffer, SourceKind); 7] = [
+        let checks: [(Sniffer, SourceKind); 8] = [
             (tetragon::looks_like, SourceKind::Tetragon),
             (cowrie::looks_like, SourceKind::Cowrie),
             (kubescape::looks_like_alert, SourceKind::KubescapeAlert),
             (kubescape::looks_like_scan, SourceKind::KubescapeScan),
             (falco::looks_like, SourceKind::Falco),
             (k8s_audit::looks_like, SourceKind::K8sAudit),
+            (auditd::looks_like, SourceKind::Auditd),
             (looks_like_windows, SourceKind::Windows),
         ];
         return Some(checks.iter().find(|(test, _)| test(trimmed)).map(|(_, kind)| *kind).unwrap_or(SourceKind::Json));

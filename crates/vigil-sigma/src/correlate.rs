@@ -39,7 +39,16 @@ impl Evaluator<'_> {
     /// Observations for every correlation fed by the rules in `matched`, read from the
     /// event just evaluated. Events without a usable timestamp cannot be placed in a
     /// window and are skipped.
-    pub fn correlation_observations(&self, matched: &[RuleIdx], event_ref: u64, out: &mut Vec<PendingObservation>) {
+    /// Observations for the correlations fed by the rules in `matched`. The event time
+    /// is `event_time_ms` when the caller knows it (a decoder parsed it), else read from
+    /// the pipeline's timestamp fields; an event without a time feeds no correlation.
+    pub fn correlation_observations(
+        &self,
+        matched: &[RuleIdx],
+        event_ref: u64,
+        event_time_ms: Option<i64>,
+        out: &mut Vec<PendingObservation>,
+    ) {
         let set = self.rule_set();
         if set.correlations.is_empty() {
             return;
@@ -47,7 +56,8 @@ impl Evaluator<'_> {
         let mut timestamp = None;
         for &rule in matched {
             for &(correlation, input) in &set.rule_feeds[rule as usize] {
-                let ts = *timestamp.get_or_insert_with(|| self.timestamp().map(|t| t.timestamp_millis()));
+                let ts = *timestamp
+                    .get_or_insert_with(|| event_time_ms.or_else(|| self.timestamp().map(|t| t.timestamp_millis())));
                 let Some(ts) = ts else { continue };
                 let spec = &set.correlations[correlation as usize].inputs[input as usize];
                 let doc = self.document();

@@ -1,6 +1,7 @@
 //! `vigil`: argument parsing and wiring. The work happens in the library crates.
 
 mod cmd;
+mod decode;
 mod output;
 mod rules;
 

@@ -122,8 +122,9 @@ fn malformed_lines_are_reported_and_the_rest_is_hunted() {
     assert!(out.status.success());
     assert_eq!(jsonl(&out).len(), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("corrupted.jsonl:1: invalid JSON"), "{err}");
-    assert!(err.contains("2 unreadable"), "{err}");
+    assert!(err.contains("corrupted.jsonl:1: invalid_json"), "{err}");
+    assert!(err.contains("corrupted.jsonl:14: invalid_json"), "{err}");
+    assert!(err.contains("2 dead letters (invalid_json 2)"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -277,4 +278,22 @@ fn user_pipeline_maps_fields_and_fills_placeholders_for_declared_logsources() {
     ]);
     assert_eq!(jsonl(&out).len(), 0);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_rule_pack_loads_cleanly_and_passes_its_own_tests() {
+    let check = vigil(&["rules", "check", "rules"]);
+    let text = stdout(&check);
+    assert!(check.status.success(), "{text}");
+    assert!(text.contains(", 0 rejected"), "{text}");
+
+    let test = vigil(&["rules", "test", "-v", "rules"]);
+    let text = stdout(&test);
+    assert!(test.status.success(), "{text}");
+    let summary = text.lines().last().unwrap_or_default();
+    assert!(summary.contains(" 0 failed; 0 rules without tests; 0 rules rejected"), "{summary}");
+    // Every rule carries at least one case of each kind.
+    assert!(!text.contains("untested:"), "{text}");
+    let cases = text.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(cases >= 100, "{cases} cases");
 }

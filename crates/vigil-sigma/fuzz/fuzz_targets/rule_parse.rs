@@ -35,7 +35,7 @@ fn evaluate(set: &RuleSet) {
             matched.clear();
             observations.clear();
             let _ = evaluator.evaluate_json(event, ls.as_ref(), &mut matched);
-            evaluator.correlation_observations(&matched, i as u64, &mut observations);
+            evaluator.correlation_observations(&matched, i as u64, None, &mut observations);
             for obs in &observations {
                 correlator.observe(obs, &mut detections);
             }

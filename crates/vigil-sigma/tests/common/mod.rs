@@ -170,7 +170,7 @@ pub fn run_correlations(compiled: &Compiled, events: &[String], declared: Option
         observations.clear();
         evaluator.evaluate_json(event, declared, &mut matched_rules).unwrap_or_else(|e| panic!("{e}: {event}"));
         matched.push(matched_rules.iter().map(|r| set.rules()[*r as usize].meta.title.clone()).collect());
-        evaluator.correlation_observations(&matched_rules, i as u64, &mut observations);
+        evaluator.correlation_observations(&matched_rules, i as u64, None, &mut observations);
         for obs in &observations {
             correlator.observe(obs, &mut detections);
         }

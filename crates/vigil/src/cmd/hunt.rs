@@ -1,6 +1,7 @@
 //! `vigil hunt`: run rules over files, in parallel, with detections printed in input
 //! order and correlations evaluated on one thread in that same order.
 
+use crate::decode::{DeadLetter, DeadLetterCounts, FileDecoder, Prepared};
 use crate::output::{self, CorrelationOutput, Detection, Format};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 use vigil_event::{parse_timestamp, LogSource, Timestamp};
 use vigil_formats::{discover, read_file, BadRecord, Batch, ReadOptions};
+use vigil_normalize::SourceKind;
 use vigil_sigma::correlate::{CorrelationDetection, Correlator, PendingObservation};
 use vigil_sigma::{Evaluator, RuleSet};
 
@@ -47,7 +49,16 @@ pub struct HuntArgs {
     /// Print a summary of detections per rule to stderr at the end.
     #[arg(long)]
     stats: bool,
-    /// Event files or directories (JSON, JSONL, .gz, EVTX).
+    /// Decode every record as this source instead of detecting it per record
+    /// (tetragon, kubescape, kubescape-scan, falco, cowrie, k8s-audit, syslog, auditd,
+    /// windows, json).
+    #[arg(long)]
+    source: Option<SourceKind>,
+    /// Write records that could not be read or decoded here, one JSON object per line
+    /// (file, position, reason, message, raw).
+    #[arg(long, value_name = "FILE")]
+    dead_letter: Option<PathBuf>,
+    /// Event files or directories (JSON, JSONL, .gz, EVTX, text logs).
     inputs: Vec<PathBuf>,
 }
 
@@ -60,7 +71,7 @@ struct BatchResult {
     output: Vec<u8>,
     observations: Vec<PendingObservation>,
     detections: Vec<(u32, u64)>,
-    invalid: Vec<BadRecord>,
+    dead: Vec<DeadLetter>,
 }
 
 struct HuntContext<'a> {
@@ -132,16 +143,42 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
     output::header(&mut out, args.format)?;
-    let mut correlator = Correlator::new(&set);
+    // Correlations see events in event-time order, whatever the order of the input files
+    // (a rotated auth.log.1 after auth.log, a folder sorted by name): observations are
+    // collected during the scan, sorted by time, and replayed at the end.
+    let mut observations: Vec<PendingObservation> = Vec::new();
     let mut summary = Summary::default();
     let bad_records = Mutex::new(Vec::<BadRecord>::new());
     let bad_count = AtomicU64::new(0);
+    let dead_letters = match &args.dead_letter {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let dead_letters = Mutex::new(dead_letters);
+    let write_dead = |d: &DeadLetter| -> std::io::Result<()> {
+        if let Some(w) = dead_letters.lock().expect("not poisoned").as_mut() {
+            let file = ctx.sources.get(d.source as usize).map(String::as_str).unwrap_or("?");
+            let mut line = serde_json::to_vec(&serde_json::json!({"file": file})).expect("serializes");
+            line.pop();
+            let body = serde_json::to_vec(d).expect("dead letters serialize");
+            line.push(b',');
+            line.extend_from_slice(&body[1..]);
+            line.push(b'\n');
+            w.write_all(&line)?;
+        }
+        Ok(())
+    };
+    let forced = args.source;
     let opts = ReadOptions::default();
     let jobs =
         if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
 
     let on_bad = |bad: BadRecord| {
         bad_count.fetch_add(1, Ordering::Relaxed);
+        // A failed dead-letter write is reported when the file is flushed at the end.
+        let _ = write_dead(&DeadLetter::from_bad_record(&bad));
         let mut list = bad_records.lock().expect("not poisoned");
         if list.len() < 100 {
             list.push(bad);
@@ -154,35 +191,52 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
         evaluator.set_default_logsource(ctx.logsource.clone());
         let mut io_result = Ok(());
         for (source, file) in files.iter().enumerate() {
+            let mut decoder = FileDecoder::new(forced);
+            let mut last_position = 0;
             let mut on_batch = |batch: Batch| {
                 progress.inc(batch.bytes_read);
-                let result = process_batch(&ctx, &mut evaluator, &batch);
-                io_result = finish_batch(&ctx, result, &mut correlator, &mut summary, &mut out);
+                last_position = batch.iter().last().map(|(p, _)| p).unwrap_or(last_position);
+                let result = process_batch(&ctx, &mut evaluator, decoder.prepare(batch));
+                io_result = finish_batch(&ctx, result, &mut observations, &mut summary, &mut out, &write_dead);
                 io_result.is_ok()
             };
             let mut on_bad_local = |b: BadRecord| on_bad(b);
             read_file(file, source as u32, &opts, &mut on_batch, &mut on_bad_local)
                 .with_context(|| format!("reading {}", file.path.display()))?;
             io_result.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let result = process_batch(&ctx, &mut evaluator, decoder.finish(source as u32, last_position));
+            finish_batch(&ctx, result, &mut observations, &mut summary, &mut out, &write_dead)?;
         }
         summary.stats(&evaluator);
     } else {
-        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(u64, Batch)>(jobs * 2);
+        let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(u64, Prepared)>(jobs * 2);
         let (result_tx, result_rx) = crossbeam_channel::bounded::<(u64, BatchResult)>(jobs * 2);
         let stats = Mutex::new(Summary::default());
         std::thread::scope(|scope| -> anyhow::Result<()> {
             let reader = scope.spawn(|| -> anyhow::Result<()> {
+                // Batches are numbered in read order so results can be printed in it.
                 let mut seq = 0u64;
+                let mut send = |prepared: Prepared| {
+                    let sent = batch_tx.send((seq, prepared)).is_ok();
+                    seq += 1;
+                    sent
+                };
                 for (source, file) in files.iter().enumerate() {
+                    // Decoding happens here, in file order, because decoders keep state
+                    // across records; detection, the expensive part, runs on the workers.
+                    let mut decoder = FileDecoder::new(forced);
+                    let mut last_position = 0;
                     let mut on_batch = |batch: Batch| {
                         progress.inc(batch.bytes_read);
-                        let sent = batch_tx.send((seq, batch)).is_ok();
-                        seq += 1;
-                        sent
+                        last_position = batch.iter().last().map(|(p, _)| p).unwrap_or(last_position);
+                        send(decoder.prepare(batch))
                     };
                     let mut on_bad_local = |b: BadRecord| on_bad(b);
                     read_file(file, source as u32, &opts, &mut on_batch, &mut on_bad_local)
                         .with_context(|| format!("reading {}", file.path.display()))?;
+                    if !send(decoder.finish(source as u32, last_position)) {
+                        break;
+                    }
                 }
                 drop(batch_tx);
                 Ok(())
@@ -195,8 +249,8 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
                 scope.spawn(move || {
                     let mut evaluator = Evaluator::new(ctx.set);
                     evaluator.set_default_logsource(ctx.logsource.clone());
-                    for (seq, batch) in batch_rx {
-                        let result = process_batch(ctx, &mut evaluator, &batch);
+                    for (seq, prepared) in batch_rx {
+                        let result = process_batch(ctx, &mut evaluator, prepared);
                         if result_tx.send((seq, result)).is_err() {
                             break;
                         }
@@ -214,7 +268,9 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
                 pending.insert(seq, result);
                 while let Some(result) = pending.remove(&next) {
                     if failure.is_none() {
-                        if let Err(e) = finish_batch(&ctx, result, &mut correlator, &mut summary, &mut out) {
+                        if let Err(e) =
+                            finish_batch(&ctx, result, &mut observations, &mut summary, &mut out, &write_dead)
+                        {
                             failure = Some(e);
                         }
                     }
@@ -231,13 +287,22 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     progress.finish_and_clear();
 
+    // Stable: events of the same millisecond keep their input order.
+    observations.sort_by_key(|o| o.timestamp_ms);
+    let mut correlator = Correlator::new(&set);
     let mut hits = Vec::new();
+    for obs in &observations {
+        correlator.observe(obs, &mut hits);
+    }
     correlator.finish(&mut hits);
     for hit in &hits {
         write_correlation(&ctx, hit, &mut summary, &mut out)?;
     }
     out.flush()?;
     drop(out);
+    if let Some(mut w) = dead_letters.into_inner().expect("not poisoned") {
+        w.flush().context("writing the dead-letter file")?;
+    }
 
     let bad = bad_count.load(Ordering::Relaxed);
     for b in bad_records.lock().expect("not poisoned").iter().take(10) {
@@ -248,18 +313,27 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
             b.reason
         );
     }
+    let dead_total = bad + summary.invalid + summary.dead.total();
+    if bad > 0 {
+        summary.dead.0.insert("unreadable", bad);
+    }
+    let dead_detail = if dead_total > 0 { format!(" ({})", summary.dead.describe()) } else { String::new() };
     eprintln!(
-        "vigil: {} events in {} files, {} detections from {} rules, {} unreadable, {} without a logsource, {:.2}s",
+        "vigil: {} events in {} files, {} detections from {} rules, {} dead letters{}, {} without a logsource, {:.2}s",
         summary.events,
         files.len(),
         summary.detections,
         summary.per_rule.len(),
-        bad + summary.invalid,
+        dead_total,
+        dead_detail,
         summary.unrouted,
         started.elapsed().as_secs_f64()
     );
     if summary.unrouted > 0 && ctx.logsource.is_none() {
-        eprintln!("vigil: events without a Windows Channel are checked by no rule; give --logsource product[/category[/service]]");
+        eprintln!(
+            "vigil: events of no known source and without a Windows Channel are checked by no rule; give --source, \
+             or --logsource product[/category[/service]]"
+        );
     }
     if args.stats {
         eprintln!(
@@ -273,6 +347,11 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{n:>8}  {title}");
         }
     }
+    // The process ends right after: freeing the rule set's many small allocations one by
+    // one would only delay the exit (measured: ~4 % of start-up with 2,400 rules).
+    drop(correlator);
+    drop(ctx);
+    std::mem::forget(set);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -284,6 +363,7 @@ struct Summary {
     detections: u64,
     rule_evaluations: u64,
     per_rule: BTreeMap<String, u64>,
+    dead: DeadLetterCounts,
 }
 
 impl Summary {
@@ -319,51 +399,76 @@ fn describe_ref(ctx: &HuntContext, r: u64) -> String {
     format!("{}:{position}", ctx.sources.get(source).map(String::as_str).unwrap_or("?"))
 }
 
-fn process_batch(ctx: &HuntContext, evaluator: &mut Evaluator, batch: &Batch) -> BatchResult {
-    let mut result =
-        BatchResult { output: Vec::new(), observations: Vec::new(), detections: Vec::new(), invalid: Vec::new() };
+fn process_batch(ctx: &HuntContext, evaluator: &mut Evaluator, mut prepared: Prepared) -> BatchResult {
+    let mut result = BatchResult {
+        output: Vec::new(),
+        observations: Vec::new(),
+        detections: Vec::new(),
+        dead: std::mem::take(&mut prepared.dead),
+    };
     let mut matched = Vec::new();
-    let wants_time = ctx.from.is_some() || ctx.to.is_some();
-    for (position, text) in batch.iter() {
+    let source = prepared.source;
+    let mut evaluate = |position: u64, text: &str, declared: Option<&LogSource>, time: Option<Timestamp>| {
         matched.clear();
-        if let Err(e) = evaluator.evaluate_json(text, None, &mut matched) {
-            result.invalid.push(BadRecord {
-                source: batch.source,
+        if let Err(e) = evaluator.evaluate_json(text, declared, &mut matched) {
+            result.dead.push(DeadLetter {
+                source,
                 position,
-                reason: e.to_string(),
-                raw: text.as_bytes()[..text.len().min(vigil_formats::BAD_RAW_CAP)].to_vec(),
+                reason: "invalid_json",
+                message: e.to_string(),
+                decoder: None,
+                raw: String::from_utf8_lossy(&text.as_bytes()[..text.len().min(vigil_formats::BAD_RAW_CAP)])
+                    .into_owned(),
             });
-            continue;
+            return;
         }
-        if matched.is_empty() {
-            continue;
+        if !matched.is_empty() {
+            report(ctx, evaluator, &matched, position, source, text, time, &mut result);
         }
-        let ts = evaluator.timestamp();
-        if wants_time && !in_range(ctx, ts) {
-            continue;
-        }
-        let reference = event_ref(batch.source, position);
-        evaluator.correlation_observations(&matched, reference, &mut result.observations);
-        let time_text = ts.map(format_time);
-        for &rule_idx in &matched {
-            let rule = &ctx.set.rules()[rule_idx as usize];
-            if !rule.emit {
-                continue;
-            }
-            result.detections.push((rule_idx, reference));
-            let d = Detection {
-                rule_id: rule.meta.id.as_deref(),
-                rule_title: &rule.meta.title,
-                level: rule.meta.level.as_deref(),
-                timestamp: time_text.clone(),
-                tags: &rule.meta.tags,
-                source: describe_ref(ctx, reference),
-                correlation: None,
-            };
-            output::render(&mut result.output, ctx.format, &d, Some(text), &rule.meta.fields);
-        }
+    };
+    match &prepared.raw {
+        Some(batch) => batch.iter().for_each(|(position, text)| evaluate(position, text, None, None)),
+        None => prepared.decoded.iter().for_each(|e| evaluate(e.position, &e.sigma_json, e.logsource.as_ref(), e.time)),
     }
     result
+}
+
+/// Records the detections of one event: output lines, correlation observations.
+#[allow(clippy::too_many_arguments)]
+fn report(
+    ctx: &HuntContext,
+    evaluator: &Evaluator,
+    matched: &[u32],
+    position: u64,
+    source: u32,
+    text: &str,
+    time: Option<Timestamp>,
+    result: &mut BatchResult,
+) {
+    let ts = time.or_else(|| evaluator.timestamp());
+    if (ctx.from.is_some() || ctx.to.is_some()) && !in_range(ctx, ts) {
+        return;
+    }
+    let reference = event_ref(source, position);
+    evaluator.correlation_observations(matched, reference, ts.map(|t| t.timestamp_millis()), &mut result.observations);
+    let time_text = ts.map(format_time);
+    for &rule_idx in matched {
+        let rule = &ctx.set.rules()[rule_idx as usize];
+        if !rule.emit {
+            continue;
+        }
+        result.detections.push((rule_idx, reference));
+        let d = Detection {
+            rule_id: rule.meta.id.as_deref(),
+            rule_title: &rule.meta.title,
+            level: rule.meta.level.as_deref(),
+            timestamp: time_text.clone(),
+            tags: &rule.meta.tags,
+            source: describe_ref(ctx, reference),
+            correlation: None,
+        };
+        output::render(&mut result.output, ctx.format, &d, Some(text), &rule.meta.fields);
+    }
 }
 
 fn format_time(t: Timestamp) -> String {
@@ -373,31 +478,30 @@ fn format_time(t: Timestamp) -> String {
 fn finish_batch(
     ctx: &HuntContext,
     result: BatchResult,
-    correlator: &mut Correlator,
+    observations: &mut Vec<PendingObservation>,
     summary: &mut Summary,
     out: &mut dyn Write,
+    write_dead: &dyn Fn(&DeadLetter) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     out.write_all(&result.output)?;
     for (rule_idx, _) in &result.detections {
         summary.detections += 1;
         *summary.per_rule.entry(ctx.set.rules()[*rule_idx as usize].meta.title.clone()).or_default() += 1;
     }
-    summary.invalid += result.invalid.len() as u64;
-    for bad in result.invalid.iter().take(3) {
-        eprintln!(
-            "vigil: {}:{}: {}",
-            ctx.sources.get(bad.source as usize).map(String::as_str).unwrap_or("?"),
-            bad.position,
-            bad.reason
-        );
+    for dead in &result.dead {
+        if summary.dead.total() < 10 {
+            eprintln!(
+                "vigil: dead letter {}:{}: {}: {}",
+                ctx.sources.get(dead.source as usize).map(String::as_str).unwrap_or("?"),
+                dead.position,
+                dead.reason,
+                dead.message
+            );
+        }
+        summary.dead.add(dead.reason);
+        write_dead(dead)?;
     }
-    let mut hits = Vec::new();
-    for obs in &result.observations {
-        correlator.observe(obs, &mut hits);
-    }
-    for hit in &hits {
-        write_correlation(ctx, hit, summary, out)?;
-    }
+    observations.extend(result.observations);
     Ok(())
 }
 

@@ -1,2 +1,3 @@
 pub mod hunt;
 pub mod rules_cmd;
+pub mod rules_test;

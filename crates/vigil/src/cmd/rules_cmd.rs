@@ -1,4 +1,4 @@
-//! `vigil rules check`.
+//! `vigil rules check` and `vigil rules test`.
 
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 pub enum RulesCommand {
     /// Load rules and report every one that is rejected, and why.
     Check(CheckArgs),
+    /// Run every rule against the test events written in it (`tests:`).
+    Test(super::rules_test::TestArgs),
 }
 
 #[derive(Args)]
@@ -30,6 +32,7 @@ pub struct CheckArgs {
 pub fn run(command: RulesCommand) -> anyhow::Result<ExitCode> {
     match command {
         RulesCommand::Check(args) => check(args),
+        RulesCommand::Test(args) => super::rules_test::run(args),
     }
 }
 

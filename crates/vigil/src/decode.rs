@@ -1,0 +1,165 @@
+//! The decode stage between reading and detection: each record is sniffed (or taken as
+//! the `--source` given) and decoded into its Sigma view. Windows records are already
+//! their own Sigma view, so a batch made only of them goes on untouched — the hot path
+//! of a Windows hunt pays for the sniff and nothing else.
+//!
+//! Decoders keep state across records (auditd joins lines by serial, syslog infers the
+//! year), so one [`FileDecoder`] serves one file, in order, on one thread.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use vigil_event::{LogSource, Timestamp};
+use vigil_formats::{BadRecord, Batch, BAD_RAW_CAP};
+use vigil_normalize::{sniff_record, AutoDecoder, DecodeError, Normalized, SourceKind};
+
+/// One event ready for detection, decoded from a non-Windows record.
+pub struct DecodedEvent {
+    pub position: u64,
+    /// The document rules are evaluated on ([`Normalized::sigma_json`]).
+    pub sigma_json: String,
+    pub logsource: Option<LogSource>,
+    pub time: Option<Timestamp>,
+}
+
+/// A batch after decoding.
+pub struct Prepared {
+    pub source: u32,
+    /// Records of the batch, evaluated as they are (all of them Windows events).
+    pub raw: Option<Batch>,
+    /// Otherwise every event, in record order.
+    pub decoded: Vec<DecodedEvent>,
+    /// Records that could not be decoded.
+    pub dead: Vec<DeadLetter>,
+}
+
+/// A record that did not decode: where it was, why, and its first bytes.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    #[serde(skip)]
+    pub source: u32,
+    pub position: u64,
+    /// Stable reason class (`invalid_json`, `unknown_format`, `missing_field`…).
+    pub reason: &'static str,
+    pub message: String,
+    /// The decoder that rejected it, when the record was recognised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<&'static str>,
+    /// The record, cut at [`BAD_RAW_CAP`] bytes.
+    pub raw: String,
+}
+
+impl DeadLetter {
+    fn from_decode(source: u32, position: u64, kind: Option<SourceKind>, err: DecodeError, raw: &str) -> Self {
+        DeadLetter {
+            source,
+            position,
+            reason: err.reason.as_str(),
+            message: err.message,
+            decoder: kind.map(SourceKind::as_str),
+            raw: cap(raw).to_owned(),
+        }
+    }
+
+    /// A record the reader already rejected (oversized line, invalid UTF-8, JSON syntax
+    /// error in a whole-file document).
+    pub fn from_bad_record(bad: &BadRecord) -> Self {
+        DeadLetter {
+            source: bad.source,
+            position: bad.position,
+            reason: "unreadable",
+            message: bad.reason.clone(),
+            decoder: None,
+            raw: String::from_utf8_lossy(&bad.raw).into_owned(),
+        }
+    }
+}
+
+fn cap(s: &str) -> &str {
+    let mut end = s.len().min(BAD_RAW_CAP);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Decodes the records of one file, in order.
+pub struct FileDecoder {
+    forced: Option<SourceKind>,
+    auto: AutoDecoder,
+    scratch: Vec<Normalized>,
+}
+
+impl FileDecoder {
+    pub fn new(forced: Option<SourceKind>) -> Self {
+        FileDecoder { forced, auto: AutoDecoder::new(forced), scratch: Vec::new() }
+    }
+
+    fn kind_of(&self, record: &str) -> Option<SourceKind> {
+        self.forced.or_else(|| sniff_record(record))
+    }
+
+    pub fn prepare(&mut self, batch: Batch) -> Prepared {
+        let source = batch.source;
+        if batch.iter().all(|(_, text)| self.kind_of(text) == Some(SourceKind::Windows)) {
+            return Prepared { source, raw: Some(batch), decoded: Vec::new(), dead: Vec::new() };
+        }
+        let mut prepared = Prepared { source, raw: None, decoded: Vec::with_capacity(batch.len()), dead: Vec::new() };
+        for (position, text) in batch.iter() {
+            let kind = self.kind_of(text);
+            if kind == Some(SourceKind::Windows) {
+                prepared.decoded.push(DecodedEvent {
+                    position,
+                    sigma_json: text.to_owned(),
+                    logsource: None,
+                    time: None,
+                });
+                continue;
+            }
+            self.scratch.clear();
+            match self.auto.decode(text, &mut self.scratch) {
+                Ok(_) => self.take_scratch(position, &mut prepared),
+                Err(e) => prepared.dead.push(DeadLetter::from_decode(source, position, kind, e, text)),
+            }
+        }
+        prepared
+    }
+
+    /// Events held back by stateful decoders, at the end of the file.
+    pub fn finish(&mut self, source: u32, position: u64) -> Prepared {
+        let mut prepared = Prepared { source, raw: None, decoded: Vec::new(), dead: Vec::new() };
+        self.scratch.clear();
+        self.auto.flush(&mut self.scratch);
+        self.take_scratch(position, &mut prepared);
+        prepared
+    }
+
+    fn take_scratch(&mut self, position: u64, prepared: &mut Prepared) {
+        for n in self.scratch.drain(..) {
+            prepared.decoded.push(DecodedEvent {
+                position,
+                sigma_json: n.sigma_json(),
+                logsource: (!n.logsource.is_empty()).then_some(n.logsource),
+                time: n.time,
+            });
+        }
+    }
+}
+
+/// Dead letters counted by reason, for the closing summary.
+#[derive(Default)]
+pub struct DeadLetterCounts(pub BTreeMap<&'static str, u64>);
+
+impl DeadLetterCounts {
+    pub fn add(&mut self, reason: &'static str) {
+        *self.0.entry(reason).or_default() += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn describe(&self) -> String {
+        self.0.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+    }
+}
