@@ -101,12 +101,12 @@ impl FileDecoder {
 
     pub fn prepare(&mut self, batch: Batch) -> Prepared {
         let source = batch.source;
-        if batch.iter().all(|(_, text)| self.kind_of(text) == Some(SourceKind::Windows)) {
+        let kinds: Vec<Option<SourceKind>> = batch.iter().map(|(_, text)| self.kind_of(text)).collect();
+        if kinds.iter().all(|k| *k == Some(SourceKind::Windows)) {
             return Prepared { source, raw: Some(batch), decoded: Vec::new(), dead: Vec::new() };
         }
         let mut prepared = Prepared { source, raw: None, decoded: Vec::with_capacity(batch.len()), dead: Vec::new() };
-        for (position, text) in batch.iter() {
-            let kind = self.kind_of(text);
+        for ((position, text), kind) in batch.iter().zip(kinds) {
             if kind == Some(SourceKind::Windows) {
                 prepared.decoded.push(DecodedEvent {
                     position,
