@@ -7,6 +7,7 @@
 //! `ka.verb`…) whose values are strings, numbers, arrays or null depending on the field
 //! and the Falco version, so they are read leniently ([`Scalar`]).
 
+use crate::json_check::{not_value_safe, value_safe};
 use std::borrow::Cow;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -55,11 +56,7 @@ impl Decoder for FalcoDecoder {
         }
         let alert: Alert<'_> = serde_json::from_str(record).map_err(|e| parse_error(&e, record))?;
         if !value_safe(record) {
-            return Err(DecodeError::new(
-                DeadLetterReason::InvalidField,
-                "the alert holds a number too large for a 64-bit float, an unpaired UTF-16 surrogate escape, or \
-                 nesting deeper than 127 levels",
-            ));
+            return Err(not_value_safe("the alert"));
         }
         out.push(build(&alert, record.trim())?);
         Ok(())
@@ -608,79 +605,6 @@ fn build(alert: &Alert<'_>, raw: &str) -> Result<Normalized, DecodeError> {
         sigma,
         raw: RawRecord::Json(raw.to_owned()),
     })
-}
-
-/// Whether `text` (JSON that a typed parse accepted) is also accepted by
-/// `serde_json::Value`. serde skips the members it does not map without converting them,
-/// so a number that overflows `f64` (`1e999`), a lone UTF-16 surrogate escape (`"\ud800"`)
-/// or nesting deeper than serde_json's limit of 128 inside an ignored member passes the
-/// typed parse; but the raw record is spliced into the Sigma view, which must stay JSON
-/// that `Value` accepts. One pass over the bytes.
-fn value_safe(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let hex4 = |at: usize| -> Option<u32> {
-        let digits = std::str::from_utf8(bytes.get(at..at + 4)?).ok()?;
-        u32::from_str_radix(digits, 16).ok()
-    };
-    let mut depth = 0usize;
-    let mut i = 0;
-    while let Some(&c) = bytes.get(i) {
-        match c {
-            b'"' => {
-                i += 1;
-                while let Some(&s) = bytes.get(i) {
-                    match s {
-                        b'"' => break,
-                        b'\\' if bytes.get(i + 1) == Some(&b'u') => match hex4(i + 2) {
-                            Some(0xD800..=0xDBFF) => {
-                                let low =
-                                    (bytes.get(i + 6..i + 8) == Some(b"\\u".as_slice())).then(|| hex4(i + 8)).flatten();
-                                if !matches!(low, Some(0xDC00..=0xDFFF)) {
-                                    return false;
-                                }
-                                i += 12;
-                            }
-                            Some(0xDC00..=0xDFFF) | None => return false,
-                            Some(_) => i += 6,
-                        },
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
-                }
-                i += 1;
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > 127 {
-                    return false;
-                }
-                i += 1;
-            }
-            b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while bytes.get(i).is_some_and(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')) {
-                    i += 1;
-                }
-                let number = bytes.get(start..i).unwrap_or_default();
-                // Only exponents and very long digit runs can overflow.
-                if number.len() > 300 || number.iter().any(|b| matches!(b, b'e' | b'E')) {
-                    let fits = std::str::from_utf8(number)
-                        .ok()
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .is_some_and(f64::is_finite);
-                    if !fits {
-                        return false;
-                    }
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    true
 }
 
 /// A top-level member, its type test, and the expected type for the message.

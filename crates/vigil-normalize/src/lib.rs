@@ -15,6 +15,7 @@ mod auditd;
 mod cowrie;
 mod error;
 mod falco;
+mod json_check;
 mod k8s_audit;
 mod kubescape;
 mod normalized;

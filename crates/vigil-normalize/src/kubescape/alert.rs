@@ -1,5 +1,6 @@
 //! Kubescape node-agent runtime alerts → OCSF Detection Finding (2004).
 
+use crate::json_check::{not_value_safe, value_safe};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -7,9 +8,7 @@ use serde_json::{json, Map, Value};
 use vigil_event::{LogSource, Timestamp};
 
 use super::catalogue;
-use super::{
-    has, is_go_zero_time, node_agent_severity, not_value_safe, parse_error, stable_uid, text, value_safe, Kind, Text,
-};
+use super::{has, is_go_zero_time, node_agent_severity, parse_error, stable_uid, text, Kind, Text};
 use crate::ocsf::{self, Class, K8sContext, Process};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 

@@ -10,6 +10,7 @@
 //!   "excluded" in `summaryDetails`). Measured: this reproduces the report's own
 //!   `failedResources` counters exactly.
 
+use crate::json_check::{not_value_safe, value_safe};
 use std::collections::HashMap;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -18,9 +19,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use vigil_event::LogSource;
 
-use super::{
-    is_go_zero_time, not_value_safe, parse_error, score_factor_severity, stable_uid, text, value_safe, Kind, Text,
-};
+use super::{is_go_zero_time, parse_error, score_factor_severity, stable_uid, text, Kind, Text};
 use crate::ocsf::{self, Class, K8sContext};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 
