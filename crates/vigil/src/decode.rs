@@ -61,6 +61,11 @@ impl DeadLetter {
         }
     }
 
+    /// A record the Sigma evaluator could not read as JSON.
+    pub fn unevaluable(source: u32, position: u64, message: String, raw: &str) -> Self {
+        DeadLetter { source, position, reason: "invalid_json", message, decoder: None, raw: cap(raw).to_owned() }
+    }
+
     /// A record the reader already rejected (oversized line, invalid UTF-8, JSON syntax
     /// error in a whole-file document).
     pub fn from_bad_record(bad: &BadRecord) -> Self {

@@ -411,15 +411,7 @@ fn process_batch(ctx: &HuntContext, evaluator: &mut Evaluator, mut prepared: Pre
     let mut evaluate = |position: u64, text: &str, declared: Option<&LogSource>, time: Option<Timestamp>| {
         matched.clear();
         if let Err(e) = evaluator.evaluate_json(text, declared, &mut matched) {
-            result.dead.push(DeadLetter {
-                source,
-                position,
-                reason: "invalid_json",
-                message: e.to_string(),
-                decoder: None,
-                raw: String::from_utf8_lossy(&text.as_bytes()[..text.len().min(vigil_formats::BAD_RAW_CAP)])
-                    .into_owned(),
-            });
+            result.dead.push(DeadLetter::unevaluable(source, position, e.to_string(), text));
             return;
         }
         if !matched.is_empty() {
