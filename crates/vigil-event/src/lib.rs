@@ -9,7 +9,7 @@ mod logsource;
 mod time;
 
 pub use logsource::LogSource;
-pub use time::{from_epoch, parse_timestamp, Timestamp};
+pub use time::{from_epoch, now_ms, parse_timestamp, Timestamp};
 
 use serde::{Deserialize, Serialize};
 

@@ -13,6 +13,13 @@ pub struct LogSource {
 }
 
 impl LogSource {
+    /// From the command-line / config form `product[/category[/service]]`; empty parts
+    /// and `*` mean "any".
+    pub fn from_path(path: &str) -> Self {
+        let mut parts = path.split('/').map(|p| Some(p).filter(|p| !p.is_empty() && *p != "*"));
+        LogSource::new(parts.next().flatten(), parts.next().flatten(), parts.next().flatten())
+    }
+
     pub fn new(product: Option<&str>, category: Option<&str>, service: Option<&str>) -> Self {
         let norm = |s: Option<&str>| s.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty());
         LogSource { product: norm(product), category: norm(category), service: norm(service) }

@@ -32,6 +32,13 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
     NaiveDate::parse_from_str(naive, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
 }
 
+/// The wall clock in milliseconds since the Unix epoch (0 before 1970, saturating).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Epoch seconds, or milliseconds when the number is too large to be seconds
 /// (after year 5138 in seconds).
 pub fn from_epoch(value: f64) -> Option<Timestamp> {

@@ -124,6 +124,20 @@ impl<'r> Correlator<'r> {
         self.handle(hits, out, 0);
     }
 
+    /// Moves the clock to `now_ms` without an event: windows that ended by then close
+    /// and report (a streaming daemon calls this on a timer, so a brute force that
+    /// stops still alerts when its window ends, not at the next event).
+    pub fn advance(&mut self, now_ms: i64, out: &mut Vec<CorrelationDetection>) {
+        let mut hits = Vec::new();
+        self.engine.advance(now_ms, &mut hits);
+        self.handle(hits, out, 0);
+    }
+
+    /// How long windows stay open behind the newest event time for late events.
+    pub fn set_allowed_lateness(&mut self, ms: i64) {
+        self.engine.set_allowed_lateness(ms);
+    }
+
     /// Closes every open window (end of input).
     pub fn finish(&mut self, out: &mut Vec<CorrelationDetection>) {
         // Chained hits produced while finishing may open windows that need closing
