@@ -1,0 +1,245 @@
+//! Vigil's embedded store: events (OCSF + raw, full-text searchable), alerts with their
+//! aggregation counters, dead letters, and source checkpoints — written in one SQLite
+//! transaction per batch, so a checkpoint never gets ahead of the data it covers.
+
+mod cursor;
+mod model;
+mod pool;
+mod query;
+mod retention;
+mod rows;
+mod scan;
+mod schema;
+mod stats;
+mod write;
+
+pub use model::*;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::pool::{lock, ReaderPool};
+
+/// The database file inside the store's directory.
+pub const DB_FILE_NAME: &str = "vigil.db";
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// A caller's mistake (bad cursor, FTS syntax error, unknown alert): the API answers 400.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+}
+
+/// Tuning knobs; `Default` is what `vigil run` uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most event ids linked to one alert (later ones only raise the count).
+    pub max_linked_events: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_linked_events: 100 }
+    }
+}
+
+/// The store. `Send + Sync`: one writer connection behind a mutex; reads use a small
+/// pool of read-only connections, which WAL lets run while the writer commits.
+pub struct Store {
+    db_path: PathBuf,
+    wal_path: PathBuf,
+    options: StoreOptions,
+    writer: Mutex<Connection>,
+    readers: ReaderPool,
+    duplicates_ignored: AtomicU64,
+}
+
+impl Store {
+    /// Opens (creating when absent) `dir/vigil.db` in WAL mode and migrates the schema.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let db_path = dir.join(DB_FILE_NAME);
+        let wal_path = dir.join(format!("{DB_FILE_NAME}-wal"));
+        let writer = schema::open_writer(&db_path)?;
+        Ok(Store {
+            readers: ReaderPool::new(db_path.clone()),
+            db_path,
+            wal_path,
+            options,
+            writer: Mutex::new(writer),
+            duplicates_ignored: AtomicU64::new(0),
+        })
+    }
+
+    /// One transaction: events, alert changes (in order), dead letters, checkpoints.
+    ///
+    /// Replays are harmless: an event whose `event_id` is stored already is skipped (and
+    /// counted, see [`Store::duplicates_ignored`]), a `New` alert whose `alert_id` exists
+    /// keeps the stored one, and a `Repeat` of an unknown alert is ignored.
+    pub fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        let outcome = write::write_batch(&mut self.writer(), batch, self.options.max_linked_events)?;
+        self.duplicates_ignored.fetch_add(outcome.duplicates_ignored, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Events skipped by [`Store::write_batch`] because their `event_id` was already
+    /// stored, since this store was opened.
+    pub fn duplicates_ignored(&self) -> u64 {
+        self.duplicates_ignored.load(Ordering::Relaxed)
+    }
+
+    /// Every checkpoint, ordered by key.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        query::checkpoints(&*self.readers.get()?)
+    }
+
+    /// Newest first (`time_ms`, then insertion order). `q` is an FTS5 query over `raw`
+    /// (at most 2 KiB; blank means none).
+    pub fn events(&self, query: &EventQuery) -> Result<Page<EventRow>, StoreError> {
+        query::events(&*self.readers.get()?, query)
+    }
+
+    pub fn event(&self, event_id: &str) -> Result<Option<EventRow>, StoreError> {
+        query::event(&*self.readers.get()?, event_id)
+    }
+
+    /// Most recently seen first. `from_ms` / `to_ms` select alerts active in the window
+    /// (last seen at or after `from_ms`, first seen before `to_ms`).
+    pub fn alerts(&self, query: &AlertQuery) -> Result<Page<AlertRow>, StoreError> {
+        query::alerts(&*self.readers.get()?, query)
+    }
+
+    pub fn alert(&self, alert_id: &str) -> Result<Option<AlertRow>, StoreError> {
+        query::alert(&*self.readers.get()?, alert_id)
+    }
+
+    /// `Ok(None)` when no such alert.
+    pub fn set_alert_status(&self, alert_id: &str, status: AlertStatus) -> Result<Option<AlertRow>, StoreError> {
+        let mut writer = self.writer();
+        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let updated = tx
+            .prepare_cached("UPDATE alerts SET status = ?2 WHERE alert_id = ?1")?
+            .execute([alert_id, status.as_str()])?;
+        let alert = if updated == 0 { None } else { query::alert(&tx, alert_id)? };
+        tx.commit()?;
+        Ok(alert)
+    }
+
+    /// Newest first (`received_ms`, then insertion order).
+    pub fn dead_letters(&self, cursor: Option<&str>, limit: Option<u32>) -> Result<Page<DeadLetterRow>, StoreError> {
+        query::dead_letters(&*self.readers.get()?, cursor, limit)
+    }
+
+    /// Totals over the whole store; buckets and top lists over `[from_ms, to_ms)`, by
+    /// default the 24 hours ending at the newest event.
+    pub fn stats(&self, query: &StatsQuery) -> Result<Stats, StoreError> {
+        stats::stats(&mut *self.readers.get()?, query, chrono::Utc::now().timestamp_millis())
+    }
+
+    /// Events with `from_ms <= time_ms < to_ms`, oldest first, in chunks of `chunk`;
+    /// stops when `each` returns false.
+    pub fn scan_events(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        chunk: usize,
+        each: &mut dyn FnMut(Vec<EventRow>) -> bool,
+    ) -> Result<u64, StoreError> {
+        scan::scan_events(&*self.readers.get()?, from_ms, to_ms, chunk, each)
+    }
+
+    /// Deletes events and dead letters older than `now_ms - max_age_ms`, then the oldest
+    /// events until [`Store::size_bytes`] is at most `max_bytes` (or no event is left),
+    /// and returns the freed space to the file system. Alerts stay.
+    pub fn apply_retention(&self, policy: &Retention, now_ms: i64) -> Result<RetentionReport, StoreError> {
+        retention::apply_retention(self, policy, now_ms)
+    }
+
+    /// Rows per table (events, alerts, dead_letters), for metrics and tests.
+    pub fn counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        query::counts(&*self.readers.get()?)
+    }
+
+    /// Size of the database files on disk (main + WAL).
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        Ok(file_len(&self.db_path)? + file_len(&self.wal_path)?)
+    }
+
+    /// The writer connection; also used by retention.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+}
+
+fn file_len(path: &Path) -> Result<u64, StoreError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) => Ok(metadata.len()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_id: &str, time_ms: i64) -> NewEvent {
+        NewEvent {
+            event_id: event_id.to_string(),
+            time_ms,
+            received_ms: time_ms,
+            source: "syslog".into(),
+            origin: "stdin".into(),
+            class_uid: None,
+            host: None,
+            src_ip: None,
+            user: None,
+            ocsf: "{}".into(),
+            raw: format!("record {event_id}"),
+        }
+    }
+
+    #[test]
+    fn reads_do_not_wait_for_an_open_write_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.write_batch(&WriteBatch { events: vec![event("committed", 1)], ..WriteBatch::default() }).unwrap();
+
+        let mut writer = store.writer();
+        let tx = writer.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO events (event_id, time_ms, received_ms, source, origin, ocsf, raw)
+             VALUES ('pending', 2, 2, 's', 'o', '{}', 'r')",
+            [],
+        )
+        .unwrap();
+        // Same thread, writer mutex held, write transaction open: a read that needed
+        // either would never return.
+        let page = store.events(&EventQuery::default()).unwrap();
+        assert_eq!(page.items.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["committed"]);
+        tx.commit().unwrap();
+        drop(writer);
+        assert_eq!(store.events(&EventQuery::default()).unwrap().items.len(), 2);
+    }
+
+    #[test]
+    fn size_counts_the_database_and_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.write_batch(&WriteBatch { events: vec![event("e", 1)], ..WriteBatch::default() }).unwrap();
+        let on_disk = ["vigil.db", "vigil.db-wal"]
+            .iter()
+            .map(|name| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0))
+            .sum::<u64>();
+        assert!(on_disk > 0);
+        assert_eq!(store.size_bytes().unwrap(), on_disk);
+    }
+}

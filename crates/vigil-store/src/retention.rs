@@ -1,0 +1,139 @@
+//! Retention: drop what is too old, then the oldest events until the files fit the cap,
+//! and give the freed pages back to the file system.
+//!
+//! Deletions run in transactions of [`DELETE_CHUNK`] rows, taking the writer's mutex
+//! for each one only, so ingestion carries on between them.
+
+use rusqlite::{params, Connection};
+
+use crate::model::{Retention, RetentionReport};
+use crate::query::counts;
+use crate::write::adjust_total;
+use crate::{Store, StoreError};
+
+/// Rows deleted per transaction.
+const DELETE_CHUNK: i64 = 5000;
+
+pub(crate) fn apply_retention(store: &Store, policy: &Retention, now_ms: i64) -> Result<RetentionReport, StoreError> {
+    let mut report = RetentionReport::default();
+    if let Some(max_age_ms) = policy.max_age_ms {
+        let cutoff_ms = now_ms.saturating_sub(max_age_ms.max(0));
+        report.events_deleted += delete_events_before(store, cutoff_ms)?;
+        report.dead_letters_deleted += delete_dead_letters_before(store, cutoff_ms)?;
+    }
+    if report.events_deleted + report.dead_letters_deleted > 0 || policy.max_bytes.is_some() {
+        reclaim_space(&store.writer())?;
+    }
+    if let Some(max_bytes) = policy.max_bytes {
+        report.events_deleted += shrink_to(store, max_bytes)?;
+    }
+    report.bytes_after = store.size_bytes()?;
+    Ok(report)
+}
+
+fn delete_events_before(store: &Store, cutoff_ms: i64) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let chunk = delete_chunk(
+            &mut store.writer(),
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
+            params![cutoff_ms, DELETE_CHUNK],
+            "events",
+        )?;
+        deleted += chunk;
+        if chunk < DELETE_CHUNK as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
+fn delete_dead_letters_before(store: &Store, cutoff_ms: i64) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let chunk = delete_chunk(
+            &mut store.writer(),
+            "DELETE FROM dead_letters WHERE id IN
+                (SELECT id FROM dead_letters WHERE received_ms < ?1 ORDER BY received_ms LIMIT ?2)",
+            params![cutoff_ms, DELETE_CHUNK],
+            "dead_letters",
+        )?;
+        deleted += chunk;
+        if chunk < DELETE_CHUNK as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// Deletes the oldest events until the files are under `max_bytes`. Stops early when no
+/// event is left, or when a checkpoint cannot finish (a long read holds the WAL): the
+/// size would not move however many events went, so the next run carries on instead.
+fn shrink_to(store: &Store, max_bytes: u64) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let size = store.size_bytes()?;
+        if size <= max_bytes {
+            return Ok(deleted);
+        }
+        let (events, _, _) = counts(&store.writer())?;
+        if events == 0 {
+            return Ok(deleted);
+        }
+        // Events are most of the file, so their share of the excess estimates how many
+        // must go; at least 1% per round keeps the number of rounds small.
+        let excess = size - max_bytes;
+        let estimate = (u128::from(events) * u128::from(excess)).div_ceil(u128::from(size)) as u64;
+        let mut remaining = estimate.max(events / 100).clamp(1, events);
+        let mut round_deleted = 0;
+        while remaining > 0 {
+            let chunk = delete_chunk(
+                &mut store.writer(),
+                "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY time_ms, id LIMIT ?1)",
+                params![remaining.min(DELETE_CHUNK as u64) as i64],
+                "events",
+            )?;
+            if chunk == 0 {
+                break;
+            }
+            round_deleted += chunk;
+            remaining = remaining.saturating_sub(chunk);
+        }
+        deleted += round_deleted;
+        if round_deleted == 0 || !reclaim_space(&store.writer())? {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// One DELETE in its own transaction, keeping the `totals` counter in step.
+fn delete_chunk(
+    conn: &mut Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    total: &str,
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // changes() counts the DELETE's own rows, not the FTS rows its trigger removes.
+    let deleted = tx.prepare_cached(sql)?.execute(params)?;
+    if deleted > 0 {
+        adjust_total(&tx, total, -(deleted as i64))?;
+    }
+    tx.commit()?;
+    Ok(deleted as u64)
+}
+
+/// Returns free pages to the file system and folds the WAL back into the database.
+/// False when readers kept the checkpoint from completing. (FTS5 needs no help here:
+/// with `contentless_delete` it rewrites segments once enough of their rows are gone.)
+fn reclaim_space(conn: &Connection) -> Result<bool, StoreError> {
+    drain(conn, "PRAGMA incremental_vacuum")?;
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+    Ok(busy == 0)
+}
+
+/// Steps a statement to completion, whatever rows it returns.
+fn drain(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(sql)?;
+    let mut rows = statement.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The write path: batches, duplicates, alert aggregation, checkpoints, reopening.
+
+mod common;
+
+use common::*;
+use vigil_store::{AlertChange, AlertQuery, AlertStatus, EventQuery, Store, StoreOptions, WriteBatch};
+
+#[test]
+fn store_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Store>();
+}
+
+#[test]
+fn a_batch_round_trips() {
+    let (_dir, store) = open();
+    let mut first = event("e-1", 1_000);
+    first.class_uid = None;
+    first.host = None;
+    first.ocsf = r#"{"class_uid":3002,"nested":{"list":[1,2,3]}}"#.to_string();
+    let second = event("e-2", 2_000);
+    let batch = WriteBatch {
+        events: vec![first.clone(), second.clone()],
+        alerts: vec![AlertChange::New(new_alert("a-1", 2_000, &["e-1", "e-2"]))],
+        dead_letters: vec![dead_letter(1_500, 77)],
+        checkpoints: vec![checkpoint("auth.log", 4096, 2_100)],
+    };
+    store.write_batch(&batch).unwrap();
+
+    let stored = store.event("e-1").unwrap().expect("stored");
+    assert_eq!(stored.event_id, first.event_id);
+    assert_eq!(stored.time_ms, first.time_ms);
+    assert_eq!(stored.received_ms, first.received_ms);
+    assert_eq!(stored.source, first.source);
+    assert_eq!(stored.origin, first.origin);
+    assert_eq!(stored.class_uid, None);
+    assert_eq!(stored.host, None);
+    assert_eq!(stored.src_ip, first.src_ip);
+    assert_eq!(stored.user, first.user);
+    assert_eq!(stored.ocsf, serde_json::json!({"class_uid": 3002, "nested": {"list": [1, 2, 3]}}));
+    assert_eq!(stored.raw, first.raw);
+    assert_eq!(store.event("e-2").unwrap().unwrap().class_uid, Some(3002));
+    assert_eq!(store.event("nope").unwrap(), None);
+
+    let alert = store.alert("a-1").unwrap().expect("alert stored");
+    let written = new_alert("a-1", 2_000, &["e-1", "e-2"]);
+    assert_eq!(alert.rule_id, written.rule_id);
+    assert_eq!(alert.rule_title, written.rule_title);
+    assert_eq!(alert.level, written.level);
+    assert_eq!(alert.tags, written.tags);
+    assert_eq!(alert.group_key, written.group_key);
+    assert_eq!(alert.status, AlertStatus::Open);
+    assert_eq!((alert.first_seen_ms, alert.last_seen_ms, alert.count), (2_000, 2_000, 1));
+    assert_eq!((alert.host, alert.src_ip, alert.user), (written.host, written.src_ip, written.user));
+    assert_eq!(alert.event_ids, vec!["e-1", "e-2"]);
+    assert_eq!(alert.details, serde_json::json!({"window": "5m"}));
+    assert_eq!(store.alert("nope").unwrap(), None);
+
+    let letters = store.dead_letters(None, None).unwrap();
+    assert_eq!(letters.items.len(), 1);
+    let letter = &letters.items[0];
+    let written = dead_letter(1_500, 77);
+    assert_eq!((letter.received_ms, letter.position), (1_500, 77));
+    assert_eq!((&letter.origin, &letter.reason, &letter.message), (&written.origin, &written.reason, &written.message));
+    assert_eq!((&letter.decoder, &letter.raw), (&written.decoder, &written.raw));
+
+    assert_eq!(store.checkpoints().unwrap(), vec![checkpoint("auth.log", 4096, 2_100)]);
+    assert_eq!(store.counts().unwrap(), (2, 1, 1));
+    assert_eq!(store.duplicates_ignored(), 0);
+}
+
+#[test]
+fn an_empty_batch_is_fine() {
+    let (_dir, store) = open();
+    store.write_batch(&WriteBatch::default()).unwrap();
+    assert_eq!(store.counts().unwrap(), (0, 0, 0));
+}
+
+#[test]
+fn checkpoints_are_upserted() {
+    let (_dir, store) = open();
+    let batch = |checkpoints| WriteBatch { checkpoints, ..WriteBatch::default() };
+    store.write_batch(&batch(vec![checkpoint("a", 10, 1), checkpoint("b", 5, 1)])).unwrap();
+    store.write_batch(&batch(vec![checkpoint("a", 20, 2)])).unwrap();
+    // Two updates of one key inside a batch: the last one wins.
+    store.write_batch(&batch(vec![checkpoint("c", 1, 3), checkpoint("c", 2, 4)])).unwrap();
+    assert_eq!(
+        store.checkpoints().unwrap(),
+        vec![checkpoint("a", 20, 2), checkpoint("b", 5, 1), checkpoint("c", 2, 4)]
+    );
+}
+
+#[test]
+fn offsets_beyond_i64_saturate() {
+    let (_dir, store) = open();
+    let batch = WriteBatch { checkpoints: vec![checkpoint("huge", u64::MAX, 1)], ..WriteBatch::default() };
+    store.write_batch(&batch).unwrap();
+    assert_eq!(store.checkpoints().unwrap()[0].offset, i64::MAX as u64);
+}
+
+#[test]
+fn duplicate_event_ids_are_ignored_and_counted() {
+    let (dir, store) = open();
+    let original = event("e-2", 2_000);
+    store.write_batch(&events_batch(vec![event("e-1", 1_000), original.clone()])).unwrap();
+
+    let mut replayed = event("e-2", 9_999);
+    replayed.raw = "a different record with the same id".to_string();
+    let duplicate_in_batch = event("e-3", 3_000);
+    store.write_batch(&events_batch(vec![replayed, event("e-3", 3_000), duplicate_in_batch])).unwrap();
+
+    assert_eq!(store.duplicates_ignored(), 2);
+    assert_eq!(store.counts().unwrap().0, 3);
+    assert_eq!(fts_rows(dir.path()), 3, "one full-text row per stored event");
+    // The first write stands, and its full-text row is not doubled.
+    assert_eq!(store.event("e-2").unwrap().unwrap().time_ms, 2_000);
+    let found = store.events(&EventQuery { q: Some("different".into()), ..EventQuery::default() }).unwrap();
+    assert!(found.items.is_empty());
+    let all = store.events(&EventQuery::default()).unwrap();
+    assert_eq!(all.items.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e-3", "e-2", "e-1"]);
+}
+
+#[test]
+fn alert_repeats_aggregate() {
+    let (_dir, store) = open();
+    let alerts = |alerts| WriteBatch { alerts, ..WriteBatch::default() };
+    store.write_batch(&alerts(vec![AlertChange::New(new_alert("a-1", 1_000, &["e-1", "e-2"]))])).unwrap();
+    store.write_batch(&alerts(vec![repeat("a-1", 3, 5_000, &["e-2", "e-3"]), repeat("a-1", 2, 4_000, &[])])).unwrap();
+
+    let alert = store.alert("a-1").unwrap().unwrap();
+    assert_eq!(alert.count, 6);
+    assert_eq!(alert.first_seen_ms, 1_000);
+    assert_eq!(alert.last_seen_ms, 5_000, "an older repeat does not move last_seen back");
+    assert_eq!(alert.event_ids, vec!["e-1", "e-2", "e-3"], "each event linked once, in link order");
+    assert_eq!(store.counts().unwrap().1, 1);
+}
+
+#[test]
+fn new_and_repeat_in_one_batch_apply_in_order() {
+    let (_dir, store) = open();
+    let batch = WriteBatch {
+        alerts: vec![
+            repeat("a-1", 10, 9_000, &["early"]),
+            AlertChange::New(new_alert("a-1", 1_000, &["e-1"])),
+            repeat("a-1", 2, 3_000, &["e-2"]),
+        ],
+        ..WriteBatch::default()
+    };
+    store.write_batch(&batch).unwrap();
+    let alert = store.alert("a-1").unwrap().unwrap();
+    assert_eq!((alert.count, alert.last_seen_ms), (3, 3_000));
+    assert_eq!(alert.event_ids, vec!["e-1", "e-2"]);
+}
+
+#[test]
+fn linked_events_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions { max_linked_events: 3 }).unwrap();
+    let alerts = |alerts| WriteBatch { alerts, ..WriteBatch::default() };
+    store.write_batch(&alerts(vec![AlertChange::New(new_alert("a-1", 1_000, &["e-1", "e-2"]))])).unwrap();
+    store.write_batch(&alerts(vec![repeat("a-1", 5, 2_000, &["e-1", "e-3", "e-4", "e-5", "e-6", "e-7"])])).unwrap();
+    store.write_batch(&alerts(vec![repeat("a-1", 1, 3_000, &["e-8"])])).unwrap();
+    let alert = store.alert("a-1").unwrap().unwrap();
+    assert_eq!(alert.event_ids, vec!["e-1", "e-2", "e-3"]);
+    assert_eq!(alert.count, 7, "occurrences past the cap still count");
+
+    let many: Vec<String> = (0..10).map(|i| format!("n-{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    store.write_batch(&alerts(vec![AlertChange::New(new_alert("a-2", 1_000, &many))])).unwrap();
+    assert_eq!(store.alert("a-2").unwrap().unwrap().event_ids, vec!["n-0", "n-1", "n-2"]);
+}
+
+#[test]
+fn a_repeat_of_an_unknown_alert_is_ignored() {
+    let (_dir, store) = open();
+    let batch = WriteBatch {
+        events: vec![event("e-1", 1)],
+        alerts: vec![repeat("ghost", 4, 10, &["e-1"])],
+        ..WriteBatch::default()
+    };
+    store.write_batch(&batch).unwrap();
+    assert_eq!(store.counts().unwrap(), (1, 0, 0));
+    assert_eq!(store.alert("ghost").unwrap(), None);
+}
+
+#[test]
+fn a_replayed_new_alert_keeps_the_first() {
+    let (_dir, store) = open();
+    let alerts = |alerts| WriteBatch { alerts, ..WriteBatch::default() };
+    store.write_batch(&alerts(vec![AlertChange::New(new_alert("a-1", 1_000, &["e-1"]))])).unwrap();
+    store.write_batch(&alerts(vec![repeat("a-1", 1, 2_000, &[])])).unwrap();
+    store.write_batch(&alerts(vec![AlertChange::New(new_alert("a-1", 1_000, &["e-9"]))])).unwrap();
+    let alert = store.alert("a-1").unwrap().unwrap();
+    assert_eq!((alert.count, alert.event_ids.as_slice()), (2, ["e-1".to_string()].as_slice()));
+    assert_eq!(store.counts().unwrap().1, 1);
+}
+
+#[test]
+fn alert_counts_saturate() {
+    let (_dir, store) = open();
+    let mut alert = new_alert("a-1", 1_000, &[]);
+    alert.count = u64::MAX;
+    let batch =
+        WriteBatch { alerts: vec![AlertChange::New(alert), repeat("a-1", u64::MAX, 1, &[])], ..WriteBatch::default() };
+    store.write_batch(&batch).unwrap();
+    assert_eq!(store.alert("a-1").unwrap().unwrap().count, i64::MAX as u64);
+}
+
+#[test]
+fn alert_status_changes() {
+    let (_dir, store) = open();
+    let batch = WriteBatch {
+        alerts: vec![
+            AlertChange::New(new_alert("a-1", 1_000, &["e-1"])),
+            AlertChange::New(new_alert("a-2", 2_000, &[])),
+        ],
+        ..WriteBatch::default()
+    };
+    store.write_batch(&batch).unwrap();
+
+    let updated = store.set_alert_status("a-1", AlertStatus::Acknowledged).unwrap().expect("known alert");
+    assert_eq!(updated.status, AlertStatus::Acknowledged);
+    assert_eq!(updated.event_ids, vec!["e-1"]);
+    assert_eq!(store.alert("a-1").unwrap().unwrap().status, AlertStatus::Acknowledged);
+    assert_eq!(store.set_alert_status("nope", AlertStatus::Closed).unwrap(), None);
+
+    let open_alerts = store.alerts(&AlertQuery { status: Some(AlertStatus::Open), ..AlertQuery::default() }).unwrap();
+    assert_eq!(open_alerts.items.iter().map(|a| a.alert_id.as_str()).collect::<Vec<_>>(), ["a-2"]);
+    store.set_alert_status("a-1", AlertStatus::Closed).unwrap();
+    let closed = store.alerts(&AlertQuery { status: Some(AlertStatus::Closed), ..AlertQuery::default() }).unwrap();
+    assert_eq!(closed.items.iter().map(|a| a.alert_id.as_str()).collect::<Vec<_>>(), ["a-1"]);
+}
+
+#[test]
+fn reopening_keeps_data_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("nested").join("store");
+    {
+        let store = Store::open(&store_dir, StoreOptions::default()).unwrap();
+        let batch = WriteBatch {
+            events: events("e", 10, 1_000),
+            alerts: vec![AlertChange::New(new_alert("a-1", 1_000, &["e-0"]))],
+            dead_letters: vec![dead_letter(5, 1)],
+            checkpoints: vec![checkpoint("auth.log", 123, 9)],
+        };
+        store.write_batch(&batch).unwrap();
+    }
+    assert!(store_dir.join("vigil.db").exists());
+    let store = Store::open(&store_dir, StoreOptions::default()).unwrap();
+    assert_eq!(store.counts().unwrap(), (10, 1, 1));
+    assert_eq!(store.checkpoints().unwrap(), vec![checkpoint("auth.log", 123, 9)]);
+    assert_eq!(
+        store.events(&EventQuery { q: Some("\"e-7\"".into()), ..EventQuery::default() }).unwrap().items.len(),
+        1
+    );
+    assert_eq!(store.alert("a-1").unwrap().unwrap().event_ids, vec!["e-0"]);
+    // Writing on goes on from where it was.
+    store.write_batch(&events_batch(events("e", 12, 1_000))).unwrap();
+    assert_eq!(store.counts().unwrap().0, 12);
+    assert_eq!(store.duplicates_ignored(), 10, "the counter starts at zero on open");
+}
