@@ -1,0 +1,479 @@
+//! The daemon's graph, thread by thread:
+//!
+//! ```text
+//! sources ──(decode in the source's thread)──▶ inlet ─▶ sequencer ─▶ workers ×N ─▶ writer ─▶ store
+//!  file tail, stdin, syslog, HTTP                 bounded      numbers     rule         reorders, correlates,
+//!                                                 channel      batches     evaluation   aggregates, commits
+//! ```
+//!
+//! Decoding happens in each source's own thread because decoders keep per-stream state;
+//! rule evaluation, the expensive part, runs on every core; correlation and alert
+//! aggregation run on the writer thread in batch order. A batch's events, alerts, dead
+//! letters and its source checkpoint are committed in one store transaction, so a
+//! checkpoint never gets ahead of the data it covers.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use vigil_detect::{AggregationConfig, AlertStage, AlertUpdate, EventContext, EventMatcher, MatchResult};
+use vigil_event::LogSource;
+use vigil_sigma::RuleSet;
+use vigil_store::{AlertChange, Checkpoint, NewAlert, NewDeadLetter, NewEvent, Store, WriteBatch};
+
+use crate::decode::{cap, DecodedEvent};
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Rule-evaluation threads; 0 = one per core.
+    pub workers: usize,
+    /// Capacity of each channel, in batches.
+    pub queue_batches: usize,
+    /// A store transaction is committed once this many events are pending …
+    pub commit_max_events: usize,
+    /// … or this long after the oldest pending one arrived.
+    pub commit_interval: Duration,
+    pub aggregation: AggregationConfig,
+    /// How long correlation windows wait for late events.
+    pub correlation_lateness_ms: i64,
+    /// Logsource for events that carry none.
+    pub default_logsource: Option<LogSource>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: 0,
+            queue_batches: 8,
+            commit_max_events: 20_000,
+            commit_interval: Duration::from_millis(200),
+            aggregation: AggregationConfig::default(),
+            correlation_lateness_ms: 5_000,
+            default_logsource: None,
+        }
+    }
+}
+
+/// One decoded event with its id.
+pub(crate) struct PendingEvent {
+    pub event_id: String,
+    pub decoded: DecodedEvent,
+}
+
+/// A decoded batch on its way to the workers.
+pub(crate) struct DecodedBatch {
+    pub origin: Arc<str>,
+    pub received_ms: i64,
+    pub events: Vec<PendingEvent>,
+    pub dead: Vec<NewDeadLetter>,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+struct Evaluated {
+    seq: u64,
+    batch: DecodedBatch,
+    /// (event index, what it matched), only for events that matched something.
+    matches: Vec<(usize, MatchResult)>,
+    time_ms: Vec<Option<i64>>,
+}
+
+/// The entry of the graph, shared by every source. Senders hold the read lock while
+/// sending, so closing (the write lock) waits for sends in flight and none follow.
+pub(crate) struct Inlet {
+    tx: RwLock<Option<Sender<DecodedBatch>>>,
+}
+
+pub(crate) enum InletError {
+    Full,
+    Closed,
+}
+
+impl Inlet {
+    /// Blocks while the pipeline is full.
+    pub fn send(&self, batch: DecodedBatch) -> Result<(), InletError> {
+        let guard = self.tx.read().expect("inlet lock");
+        match guard.as_ref() {
+            Some(tx) => tx.send(batch).map_err(|_| InletError::Closed),
+            None => Err(InletError::Closed),
+        }
+    }
+
+    pub fn try_send(&self, batch: DecodedBatch) -> Result<(), InletError> {
+        let guard = self.tx.read().expect("inlet lock");
+        match guard.as_ref() {
+            Some(tx) => tx.try_send(batch).map_err(|e| match e {
+                TrySendError::Full(_) => InletError::Full,
+                TrySendError::Disconnected(_) => InletError::Closed,
+            }),
+            None => Err(InletError::Closed),
+        }
+    }
+
+    fn close(&self) {
+        self.tx.write().expect("inlet lock").take();
+    }
+}
+
+/// What the pipeline did, reported at shutdown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineReport {
+    pub events_stored: u64,
+    pub alerts_new: u64,
+    pub alerts_repeated: u64,
+    pub dead_letters: u64,
+    pub commit_failures: u64,
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    inlet: Arc<Inlet>,
+    metrics: Arc<Metrics>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    pub fn start(rules: Arc<RuleSet>, store: Arc<Store>, config: PipelineConfig, metrics: Arc<Metrics>) -> Pipeline {
+        let workers = if config.workers == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            config.workers
+        };
+        let capacity = config.queue_batches.max(1);
+        let (inlet_tx, inlet_rx) = bounded::<DecodedBatch>(capacity);
+        let (work_tx, work_rx) = bounded::<(u64, DecodedBatch)>(capacity);
+        let (done_tx, done_rx) = bounded::<Evaluated>(capacity);
+        {
+            let rx = inlet_rx.clone();
+            metrics.add_queue_probe("inlet", Box::new(move || rx.len()));
+            let rx = work_rx.clone();
+            metrics.add_queue_probe("detect", Box::new(move || rx.len()));
+            let rx = done_rx.clone();
+            metrics.add_queue_probe("store", Box::new(move || rx.len()));
+        }
+        let mut threads = Vec::new();
+        threads.push(
+            std::thread::Builder::new()
+                .name("vigil-sequencer".into())
+                .spawn(move || {
+                    // Numbers batches in arrival order so the writer can restore it.
+                    for (seq, batch) in inlet_rx.into_iter().enumerate() {
+                        if work_tx.send((seq as u64, batch)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .expect("spawn sequencer"),
+        );
+        for i in 0..workers {
+            let rules = Arc::clone(&rules);
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            let default_logsource = config.default_logsource.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("vigil-detect-{i}"))
+                    .spawn(move || {
+                        let mut matcher = EventMatcher::new(&rules);
+                        matcher.set_default_logsource(default_logsource);
+                        for (seq, batch) in work_rx {
+                            let evaluated = evaluate(&mut matcher, seq, batch);
+                            if done_tx.send(evaluated).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .expect("spawn worker"),
+            );
+        }
+        drop(done_tx);
+        drop(work_rx);
+        let writer_metrics = Arc::clone(&metrics);
+        threads.push(
+            std::thread::Builder::new()
+                .name("vigil-writer".into())
+                .spawn(move || Writer::new(&rules, &store, &config, &writer_metrics).run(done_rx))
+                .expect("spawn writer"),
+        );
+        Pipeline { inlet: Arc::new(Inlet { tx: RwLock::new(Some(inlet_tx)) }), metrics, threads }
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    pub(crate) fn inlet(&self) -> Arc<Inlet> {
+        Arc::clone(&self.inlet)
+    }
+
+    /// Stops taking input, drains everything in flight into the store, closes
+    /// correlation windows and returns what was done. Sources should be stopped first;
+    /// their later sends fail with [`SinkClosed`](crate::source::SinkClosed).
+    pub fn shutdown(self) -> PipelineReport {
+        self.inlet.close();
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let m = &self.metrics;
+        PipelineReport {
+            events_stored: m.events_stored.load(Ordering::Relaxed),
+            alerts_new: m.alerts_new.load(Ordering::Relaxed),
+            alerts_repeated: m.alerts_repeated.load(Ordering::Relaxed),
+            dead_letters: m.dead_letters_total(),
+            commit_failures: m.commit_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn evaluate(matcher: &mut EventMatcher<'_>, seq: u64, mut batch: DecodedBatch) -> Evaluated {
+    let mut matches = Vec::new();
+    let mut time_ms = Vec::with_capacity(batch.events.len());
+    let mut result = MatchResult::default();
+    let mut failed = Vec::new();
+    for (i, event) in batch.events.iter().enumerate() {
+        let d = &event.decoded;
+        let t = d.time.map(|t| t.timestamp_millis());
+        match matcher.evaluate(&d.sigma_json, d.logsource.as_ref(), t, event_ref(seq, i), &mut result) {
+            Ok(()) => {
+                time_ms.push(result.time_ms);
+                if !result.is_empty() {
+                    matches.push((i, std::mem::take(&mut result)));
+                }
+            }
+            Err(e) => {
+                time_ms.push(t);
+                failed.push((i, e.to_string()));
+            }
+        }
+    }
+    // Events the evaluator could not read are dead letters, not stored events.
+    for (i, message) in failed.into_iter().rev() {
+        let event = batch.events.remove(i);
+        time_ms.remove(i);
+        for m in matches.iter_mut().filter(|(j, _)| *j > i) {
+            m.0 -= 1;
+        }
+        batch.dead.push(NewDeadLetter {
+            received_ms: batch.received_ms,
+            origin: batch.origin.to_string(),
+            position: event.decoded.position,
+            reason: "invalid_json".into(),
+            message,
+            decoder: event.decoded.stored.as_ref().map(|s| s.source.to_owned()),
+            raw: cap(&event.decoded.sigma_json).to_owned(),
+        });
+    }
+    Evaluated { seq, batch, matches, time_ms }
+}
+
+/// Event references increase with batch order and position in the batch, as the alert
+/// stage requires.
+fn event_ref(seq: u64, index: usize) -> u64 {
+    (seq << 24) | (index as u64 & 0xff_ffff)
+}
+
+/// The writer thread: restores batch order, runs correlations and aggregation, and
+/// commits.
+struct Writer<'a> {
+    store: &'a Store,
+    config: &'a PipelineConfig,
+    metrics: &'a Metrics,
+    stage: AlertStage<'a>,
+    pending: WriteBatch,
+    checkpoints: BTreeMap<String, Checkpoint>,
+    oldest_pending: Option<Instant>,
+    updates: Vec<AlertUpdate>,
+    /// Newest event time seen, and when (wall clock) it was seen: the correlation clock
+    /// moves on with wall time while no events come.
+    watermark: Option<(i64, Instant)>,
+    alert_titles: rustc_hash::FxHashMap<String, String>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(rules: &'a RuleSet, store: &'a Store, config: &'a PipelineConfig, metrics: &'a Metrics) -> Self {
+        let mut stage = AlertStage::new(rules, config.aggregation);
+        stage.set_allowed_lateness(config.correlation_lateness_ms);
+        Writer {
+            store,
+            config,
+            metrics,
+            stage,
+            pending: WriteBatch::default(),
+            checkpoints: BTreeMap::new(),
+            oldest_pending: None,
+            updates: Vec::new(),
+            watermark: None,
+            alert_titles: Default::default(),
+        }
+    }
+
+    fn run(mut self, done: Receiver<Evaluated>) {
+        let mut reorder: BTreeMap<u64, Evaluated> = BTreeMap::new();
+        let mut next = 0u64;
+        let tick = self.config.commit_interval.min(Duration::from_millis(100)).max(Duration::from_millis(5));
+        loop {
+            match done.recv_timeout(tick) {
+                Ok(evaluated) => {
+                    reorder.insert(evaluated.seq, evaluated);
+                    while let Some(e) = reorder.remove(&next) {
+                        self.absorb(e);
+                        next += 1;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => self.advance_clock(),
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let due = self.oldest_pending.is_some_and(|t| t.elapsed() >= self.config.commit_interval);
+            if self.pending.events.len() >= self.config.commit_max_events || due {
+                self.commit(false);
+            }
+        }
+        // Anything left out of order can only follow a gap that will never fill
+        // (a worker died): store it anyway.
+        for (_, e) in std::mem::take(&mut reorder) {
+            self.absorb(e);
+        }
+        self.stage.finish();
+        self.commit(true);
+    }
+
+    fn absorb(&mut self, evaluated: Evaluated) {
+        let Evaluated { batch, matches, time_ms, seq } = evaluated;
+        let origin_class = batch.origin.split(':').next().unwrap_or("unknown").to_owned();
+        self.metrics.records_in(&origin_class, (batch.events.len() + batch.dead.len()) as u64);
+        let mut matches = matches.into_iter().peekable();
+        for (i, (event, t)) in batch.events.into_iter().zip(time_ms).enumerate() {
+            let time = t.unwrap_or(batch.received_ms);
+            if let Some((_, m)) = matches.next_if(|(j, _)| *j == i) {
+                let stored = event.decoded.stored.as_deref();
+                let ctx = EventContext {
+                    event_ref: event_ref(seq, i),
+                    event_id: &event.event_id,
+                    time_ms: time,
+                    host: stored.and_then(|s| s.host.as_deref()),
+                    src_ip: stored.and_then(|s| s.src_ip.as_deref()),
+                    user: stored.and_then(|s| s.user.as_deref()),
+                };
+                self.stage.on_event(&ctx, &m);
+            }
+            if t.is_some() {
+                let newest = self.watermark.map_or(time, |(w, _)| w.max(time));
+                self.watermark = Some((newest, Instant::now()));
+            }
+            let stored = event.decoded.stored.map(|b| *b);
+            let (source, class_uid, host, src_ip, user, ocsf, raw) = match stored {
+                Some(s) => (s.source, s.class_uid, s.host, s.src_ip, s.user, s.ocsf, s.raw),
+                None => ("json", None, None, None, None, "{}".to_owned(), event.decoded.sigma_json),
+            };
+            self.metrics.events_decoded(source, 1);
+            self.pending.events.push(NewEvent {
+                event_id: event.event_id,
+                time_ms: time,
+                received_ms: batch.received_ms,
+                source: source.to_owned(),
+                origin: batch.origin.to_string(),
+                class_uid,
+                host,
+                src_ip,
+                user,
+                ocsf,
+                raw,
+            });
+        }
+        for dead in &batch.dead {
+            self.metrics.dead_letter(&dead.reason);
+        }
+        self.pending.dead_letters.extend(batch.dead);
+        if let Some(cp) = batch.checkpoint {
+            self.checkpoints.insert(cp.key.clone(), cp);
+        }
+        self.oldest_pending.get_or_insert_with(Instant::now);
+    }
+
+    fn advance_clock(&mut self) {
+        if let Some((watermark, seen)) = self.watermark {
+            let idle = seen.elapsed().as_millis() as i64;
+            self.stage.advance(watermark.saturating_add(idle));
+            self.oldest_pending.get_or_insert_with(Instant::now);
+        }
+    }
+
+    fn commit(&mut self, final_commit: bool) {
+        self.updates.clear();
+        self.stage.drain(&mut self.updates);
+        for update in self.updates.drain(..) {
+            self.pending.alerts.push(match update {
+                AlertUpdate::New(open) => {
+                    let open = *open;
+                    let o = open.occurrence;
+                    self.metrics.alerts_new.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.alert(&o.rule_title, 1);
+                    self.alert_titles.insert(open.alert_id.clone(), o.rule_title.clone());
+                    AlertChange::New(NewAlert {
+                        alert_id: open.alert_id,
+                        rule_id: o.rule_id,
+                        rule_title: o.rule_title,
+                        level: o.level,
+                        tags: o.tags,
+                        group_key: o.group_key,
+                        first_seen_ms: o.time_ms,
+                        last_seen_ms: o.time_ms,
+                        count: 1,
+                        host: o.host,
+                        src_ip: o.src_ip,
+                        user: o.user,
+                        event_ids: o.event_ids,
+                        details: o.details,
+                    })
+                }
+                AlertUpdate::Repeat { alert_id, count, last_seen_ms, event_ids } => {
+                    self.metrics.alerts_repeated.fetch_add(count, Ordering::Relaxed);
+                    if let Some(title) = self.alert_titles.get(&alert_id) {
+                        self.metrics.alert(title, count);
+                    }
+                    AlertChange::Repeat { alert_id, count, last_seen_ms, event_ids }
+                }
+            });
+        }
+        // The title map only serves metrics of live alerts; keep it bounded.
+        if self.alert_titles.len() > 100_000 {
+            self.alert_titles.clear();
+        }
+        self.pending.checkpoints.extend(std::mem::take(&mut self.checkpoints).into_values());
+        self.oldest_pending = None;
+        if self.pending.is_empty() {
+            return;
+        }
+        let events = self.pending.events.len() as u64;
+        let mut backoff = Duration::from_millis(50);
+        let mut attempts = 0;
+        loop {
+            let started = Instant::now();
+            match self.store.write_batch(&self.pending) {
+                Ok(()) => {
+                    self.metrics.store_latency(started.elapsed().as_secs_f64());
+                    self.metrics.commits.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.events_stored.fetch_add(events, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) => {
+                    // Keep the batch and retry: sources block behind us (backpressure)
+                    // rather than lose data. At shutdown, give up after a few tries.
+                    self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                    attempts += 1;
+                    eprintln!("vigil: store commit failed (attempt {attempts}): {e}");
+                    if final_commit && attempts >= 5 {
+                        eprintln!("vigil: giving up; {events} events were not stored and will be re-read");
+                        break;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.pending = WriteBatch::default();
+    }
+}

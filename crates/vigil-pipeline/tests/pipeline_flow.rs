@@ -1,0 +1,152 @@
+//! The whole graph against a real store: records in through a stream sink, events,
+//! aggregated alerts, correlation alerts, dead letters and the checkpoint out in the
+//! store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_detect::AggregationConfig;
+use vigil_pipeline::metrics::Metrics;
+use vigil_pipeline::runtime::{Pipeline, PipelineConfig};
+use vigil_pipeline::source::{RawBatch, RawLine};
+use vigil_sigma::{Pipeline as SigmaPipeline, PipelineSet};
+use vigil_store::{AlertQuery, Checkpoint, EventQuery, Store, StoreOptions};
+
+fn rule_pack() -> Arc<vigil_sigma::RuleSet> {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules"));
+    let loaded = vigil_sigma::loader::load_paths(&[dir]).expect("rule pack loads");
+    let compiled = loaded.compile(&PipelineSet::new(vec![SigmaPipeline::builtin_windows()]));
+    Arc::new(compiled.rules)
+}
+
+fn lines(texts: &[String], start: u64) -> Vec<RawLine> {
+    let mut position = start;
+    texts
+        .iter()
+        .map(|t| {
+            position += t.len() as u64 + 1;
+            RawLine { position, text: t.clone() }
+        })
+        .collect()
+}
+
+#[test]
+fn events_alerts_dead_letters_and_checkpoints_reach_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
+    let pipeline = Pipeline::start(
+        rule_pack(),
+        Arc::clone(&store),
+        PipelineConfig {
+            workers: 2,
+            commit_interval: Duration::from_millis(20),
+            aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
+            ..PipelineConfig::default()
+        },
+        Arc::new(Metrics::default()),
+    );
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+
+    // Twelve failed passwords from one address in 24 s: the brute-force correlation.
+    let mut texts: Vec<String> = (0..12)
+        .map(|i| {
+            format!(
+                "Nov 24 10:00:{:02} web1 sshd[{}]: Failed password for root from 203.0.113.7 port {} ssh2",
+                i * 2,
+                1000 + i,
+                40000 + i
+            )
+        })
+        .collect();
+    // Three su-to-root lines by the same user on the same host: one aggregated alert.
+    for s in 0..3 {
+        texts.push(format!("Nov 24 10:01:{:02} web1 su[4242]: (to root) alice on pts/0", s * 10));
+    }
+    // Garbage that no decoder takes.
+    texts.push("\u{1}\u{2} not a log line at all".into());
+    let first = lines(&texts, 0);
+    let end = first.last().unwrap().position;
+    sink.send(RawBatch {
+        lines: first,
+        bad: vec![],
+        checkpoint: Some(Checkpoint {
+            key: "fp:test".into(),
+            location: "/var/log/auth.log".into(),
+            offset: end,
+            updated_ms: 1,
+        }),
+    })
+    .unwrap();
+    sink.finish().unwrap();
+    drop(sink);
+    drop(factory);
+    let report = pipeline.shutdown();
+
+    assert_eq!(report.events_stored, 15, "{report:?}");
+    assert_eq!(report.dead_letters, 1);
+    let (events, alerts, dead) = store.counts().unwrap();
+    assert_eq!((events, dead), (15, 1));
+
+    let all = store.alerts(&AlertQuery::default()).unwrap().items;
+    let su: Vec<_> = all.iter().filter(|a| a.rule_id == "ae65e296-08a5-4a19-a507-db8340c9633e").collect();
+    assert_eq!(su.len(), 1, "repeats of the su alert collapse: {all:#?}");
+    assert_eq!(su[0].count, 3);
+    assert_eq!(su[0].event_ids.len(), 3);
+    let brute: Vec<_> = all.iter().filter(|a| a.rule_id == "d8ce9685-5269-4de6-8c43-501e9c7a782e").collect();
+    assert_eq!(brute.len(), 1, "one brute-force alert: {all:#?}");
+    assert_eq!(brute[0].src_ip.as_deref(), Some("203.0.113.7"));
+    assert!(brute[0].event_ids.len() >= 10, "the correlation links its events");
+    assert_eq!(alerts as usize, all.len());
+
+    // The linked events are stored and findable.
+    let linked = store.event(&su[0].event_ids[0]).unwrap().expect("linked event stored");
+    assert!(linked.raw.contains("(to root) alice"));
+    let by_ip = store.events(&EventQuery { src_ip: Some("203.0.113.7".into()), ..Default::default() }).unwrap();
+    assert_eq!(by_ip.items.len(), 12);
+
+    let checkpoints = store.checkpoints().unwrap();
+    assert_eq!(checkpoints.len(), 1);
+    assert_eq!(checkpoints[0].offset, end);
+}
+
+#[test]
+fn http_submissions_are_refused_when_the_pipeline_is_full_and_closed_after_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
+    let pipeline = Pipeline::start(
+        rule_pack(),
+        Arc::clone(&store),
+        PipelineConfig { workers: 1, queue_batches: 1, ..PipelineConfig::default() },
+        Arc::new(Metrics::default()),
+    );
+    let submitter = pipeline.submitter();
+    // A store that cannot commit (another writer holds the lock) stalls the writer;
+    // the channels fill behind it and HTTP submissions must be refused, not queued
+    // without bound or dropped.
+    let blocker = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let record = r#"{"eventid":"cowrie.session.connect","src_ip":"198.51.100.1","src_port":4242,"dst_ip":"10.0.0.1","dst_port":22,"session":"abc","protocol":"ssh","message":"New connection","sensor":"s","timestamp":"2026-11-24T10:00:00.000000Z"}"#;
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    while refused == 0 && accepted < 1_000_000 {
+        match submitter.submit("http", vec![record.to_string(); 50]) {
+            Ok(ids) => {
+                assert_eq!(ids.len(), 50);
+                accepted += 50;
+            }
+            Err(vigil_pipeline::submit::SubmitError::Full { retry_after_secs }) => {
+                assert!(retry_after_secs >= 1);
+                refused += 1;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert!(refused > 0, "a saturated pipeline refuses");
+    blocker.execute_batch("COMMIT").unwrap();
+    drop(blocker);
+    let report = pipeline.shutdown();
+    assert_eq!(report.events_stored, accepted, "every accepted event is stored");
+    assert_eq!(submitter.submit("http", vec![record.to_string()]), Err(vigil_pipeline::submit::SubmitError::Closed));
+}
