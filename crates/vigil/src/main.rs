@@ -1,7 +1,8 @@
 //! `vigil`: argument parsing and wiring. The work happens in the library crates.
 
 mod cmd;
-mod decode;
+mod config;
+mod daemon;
 mod output;
 mod rules;
 
@@ -22,6 +23,23 @@ enum Command {
     /// Rule maintenance: load checks.
     #[command(subcommand)]
     Rules(cmd::rules_cmd::RulesCommand),
+    /// Run the daemon: tail files, listen for syslog and HTTP, detect, store, serve the API.
+    Run(cmd::run::RunArgs),
+    /// One command to see it work: the daemon on a fresh store, fed generated attacks.
+    Demo(cmd::demo::DemoArgs),
+    /// Emit synthetic traffic in real source formats with labelled attacks.
+    Generate(cmd::generate::GenerateArgs),
+    /// Pipe stage: decode records (files or stdin) into enriched events, one JSON per line.
+    Parse(cmd::pipe_stages::parse::ParseArgs),
+    /// Pipe stage: evaluate rules over enriched events from stdin; write them through with alerts.
+    Detect(cmd::pipe_stages::detect::DetectArgs),
+    /// Pipe stage: store event, alert and dead-letter lines from stdin.
+    Sink(cmd::pipe_stages::sink::SinkArgs),
+    /// Check a configuration file and report every mistake with its location.
+    Validate {
+        /// The configuration file (TOML).
+        config: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -29,6 +47,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules(command) => cmd::rules_cmd::run(command),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Parse(args) => cmd::pipe_stages::parse::run(args),
+        Command::Detect(args) => cmd::pipe_stages::detect::run(args),
+        Command::Sink(args) => cmd::pipe_stages::sink::run(args),
+        Command::Validate { config } => config::validate_cmd::run(&config),
     };
     match result {
         Ok(code) => code,

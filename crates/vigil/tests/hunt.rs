@@ -297,3 +297,17 @@ fn the_rule_pack_loads_cleanly_and_passes_its_own_tests() {
     let cases = text.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(cases >= 100, "{cases} cases");
 }
+
+#[test]
+fn rules_test_stops_at_a_yaml_syntax_error_and_tests_the_documents_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(repo_root().join("rules/linux/lnx_su_or_login_as_root.yml")).unwrap();
+    // A valid rule, then a document with a syntax error: the error used to make the
+    // test runner loop forever on serde_yaml's repeated error.
+    std::fs::write(dir.path().join("mixed.yml"), format!("{good}\n---\ntitle: broken\ndetection: [unclosed\n"))
+        .unwrap();
+    let out = vigil(&["rules", "test", dir.path().to_str().unwrap()]);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("rejected"), "{text}");
+    assert!(text.contains("passed"), "the valid rule's cases still ran: {text}");
+}

@@ -1,7 +1,6 @@
 //! `vigil hunt`: run rules over files, in parallel, with detections printed in input
 //! order and correlations evaluated on one thread in that same order.
 
-use crate::decode::{DeadLetter, DeadLetterCounts, FileDecoder, Prepared};
 use crate::output::{self, CorrelationOutput, Detection, Format};
 use anyhow::{bail, Context};
 use clap::Args;
@@ -15,6 +14,7 @@ use std::time::Instant;
 use vigil_event::{parse_timestamp, LogSource, Timestamp};
 use vigil_formats::{discover, read_file, BadRecord, Batch, ReadOptions};
 use vigil_normalize::SourceKind;
+use vigil_pipeline::decode::{DeadLetter, DeadLetterCounts, FileDecoder, Prepared};
 use vigil_sigma::correlate::{CorrelationDetection, Correlator, PendingObservation};
 use vigil_sigma::{Evaluator, RuleSet};
 
@@ -58,6 +58,10 @@ pub struct HuntArgs {
     /// (file, position, reason, message, raw).
     #[arg(long, value_name = "FILE")]
     dead_letter: Option<PathBuf>,
+    /// Re-run the rules over the events stored by `vigil run` in this data directory
+    /// (with --from / --to: that time range, UTC) instead of reading files.
+    #[arg(long, value_name = "DIR", conflicts_with = "inputs")]
+    store: Option<PathBuf>,
     /// Event files or directories (JSON, JSONL, .gz, EVTX, text logs).
     inputs: Vec<PathBuf>,
 }
@@ -90,9 +94,21 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     if rules.is_empty() {
         bail!("no rule directory or .yml/.yaml file given to --rules");
     }
-    if args.inputs.is_empty() {
-        bail!("no input given");
+    if args.inputs.is_empty() && args.store.is_none() {
+        bail!("no input given (files, directories, or --store DIR)");
     }
+    let store = match &args.store {
+        Some(dir) => {
+            if !dir.join("vigil.db").is_file() {
+                bail!("{} holds no Vigil store (no vigil.db)", dir.display());
+            }
+            Some(
+                vigil_store::Store::open(dir, vigil_store::StoreOptions::default())
+                    .with_context(|| format!("opening the store in {}", dir.display()))?,
+            )
+        }
+        None => None,
+    };
     let started = Instant::now();
     let pipelines = crate::rules::pipelines(&args.pipelines, !args.no_builtin_pipeline)?;
     let compiled = crate::rules::compile(&rules, &pipelines)?;
@@ -111,15 +127,16 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
     let from = parse_time(&args.from, "from")?;
     let to = parse_time(&args.to, "to")?;
-    let logsource = args.logsource.as_deref().map(|s| {
-        let mut parts = s.split('/').map(|p| Some(p).filter(|p| !p.is_empty() && *p != "*"));
-        LogSource::new(parts.next().flatten(), parts.next().flatten(), parts.next().flatten())
-    });
-    let discovered = discover(&args.inputs).context("reading inputs")?;
-    for (path, reason) in &discovered.skipped {
-        eprintln!("vigil: skipped {}: {reason}", path.display());
-    }
-    let files = discovered.files;
+    let logsource = args.logsource.as_deref().map(LogSource::from_path);
+    let files = if store.is_some() {
+        Vec::new()
+    } else {
+        let discovered = discover(&args.inputs).context("reading inputs")?;
+        for (path, reason) in &discovered.skipped {
+            eprintln!("vigil: skipped {}: {reason}", path.display());
+        }
+        discovered.files
+    };
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
     let ctx = HuntContext {
         set: &set,
@@ -127,7 +144,10 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
         from,
         to,
         logsource,
-        sources: files.iter().map(|f| f.path.display().to_string()).collect(),
+        sources: match &args.store {
+            Some(dir) => vec![format!("store:{}", dir.display())],
+            None => files.iter().map(|f| f.path.display().to_string()).collect(),
+        },
     };
 
     let progress = indicatif::ProgressBar::with_draw_target(Some(total_bytes), indicatif::ProgressDrawTarget::stderr());
@@ -172,8 +192,13 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
     let forced = args.source;
     let opts = ReadOptions::default();
-    let jobs =
-        if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
+    let jobs = if store.is_some() {
+        1
+    } else if args.jobs == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        args.jobs
+    };
 
     let on_bad = |bad: BadRecord| {
         bad_count.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +215,9 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
         let mut evaluator = Evaluator::new(&set);
         evaluator.set_default_logsource(ctx.logsource.clone());
         let mut io_result = Ok(());
+        if let Some(store) = &store {
+            hunt_store(store, &ctx, &mut evaluator, &mut observations, &mut summary, &mut out, &write_dead)?;
+        }
         for (source, file) in files.iter().enumerate() {
             let mut decoder = FileDecoder::new(forced);
             let mut last_position = 0;
@@ -353,6 +381,49 @@ pub fn run(mut args: HuntArgs) -> anyhow::Result<ExitCode> {
     drop(ctx);
     std::mem::forget(set);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Static mode over the store: stored events are decoded again from their raw form, as
+/// the source that first decoded them, and evaluated in time order.
+fn hunt_store(
+    store: &vigil_store::Store,
+    ctx: &HuntContext,
+    evaluator: &mut Evaluator,
+    observations: &mut Vec<PendingObservation>,
+    summary: &mut Summary,
+    out: &mut dyn Write,
+    write_dead: &dyn Fn(&DeadLetter) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut decoders: BTreeMap<String, FileDecoder> = BTreeMap::new();
+    let mut ordinal = 0u64;
+    let mut failure = None;
+    let mut each = |rows: Vec<vigil_store::EventRow>| {
+        for row in rows {
+            ordinal += 1;
+            let decoder = decoders
+                .entry(row.source.clone())
+                .or_insert_with(|| FileDecoder::new(row.source.parse::<SourceKind>().ok()));
+            // auditd events are stored as their joined lines.
+            let prepared = decoder.prepare_lines(0, row.raw.lines().map(|line| (ordinal, line)));
+            let result = process_batch(ctx, evaluator, prepared);
+            if let Err(e) = finish_batch(ctx, result, observations, summary, out, write_dead) {
+                failure = Some(e);
+                return false;
+            }
+        }
+        true
+    };
+    let from = ctx.from.map(|t| t.timestamp_millis());
+    let to = ctx.to.map(|t| t.timestamp_millis());
+    store.scan_events(from, to, 2_000, &mut each).context("reading the store")?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    for decoder in decoders.values_mut() {
+        let result = process_batch(ctx, evaluator, decoder.finish(0, ordinal));
+        finish_batch(ctx, result, observations, summary, out, write_dead)?;
+    }
+    Ok(())
 }
 
 #[derive(Default)]

@@ -95,7 +95,10 @@ pub fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         for document in serde_yaml::Deserializer::from_str(&text) {
             // Documents that do not parse were reported by the loader already.
-            let Ok(doc) = TestedDocument::deserialize(document) else { continue };
+            // A YAML syntax error ends the file: serde_yaml's document iterator returns the
+            // same error again forever after one (this looped on a broken rule file).
+            let Ok(value) = serde_yaml::Value::deserialize(document) else { break };
+            let Ok(doc) = TestedDocument::deserialize(value) else { continue };
             let Some(target) = doc.id.clone().or_else(|| doc.title.clone()) else { continue };
             let title = doc.title.as_deref().unwrap_or(&target);
             let Some(tests) = doc.tests else {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# File → store throughput of `vigil run` with the rule pack: generates mixed traffic
+# (auth.log, Tetragon, Cowrie, k8s audit) with `vigil generate --fast`, starts the
+# daemon on a fresh store tailing it, and polls /metrics until every line is stored.
+# Usage: scripts/bench/daemon-file.sh [rate] [seconds]   (build with --release first)
+set -u
+cd "$(dirname "$0")/../.."
+vigil=target/release/vigil
+rate=${1:-5000}; seconds=${2:-20}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+$vigil generate --fast --rate "$rate" --duration "$seconds" --out-dir "$work/logs" 2>/dev/null
+total=$(cat "$work"/logs/* | wc -l)
+port=18080
+VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=benchbenchbenchbench \
+  $vigil run --file "$work/logs" 2>"$work/daemon.err" &
+pid=$!
+start=$(date +%s.%N)
+while true; do
+  m=$(curl -s 127.0.0.1:$port/metrics 2>/dev/null)
+  n=$(awk '/^vigil_events_stored_total/ {print $2}' <<<"$m")
+  d=$(awk '/^vigil_dead_letters_total/ {s+=$2} END {print s+0}' <<<"$m")
+  if [ -n "$n" ] && [ $((n + d)) -ge "$total" ]; then break; fi
+  kill -0 $pid 2>/dev/null || { cat "$work/daemon.err"; exit 1; }
+  sleep 0.2
+done
+end=$(date +%s.%N)
+rss=$(ps -o rss= -p $pid)
+kill -TERM $pid; wait $pid
+echo "lines $total stored $n dead $d seconds $(echo "$end - $start" | bc) events/s $(echo "$total / ($end - $start)" | bc) rss_kb $rss"
