@@ -7,8 +7,13 @@
 mod api;
 mod auth;
 mod error;
+mod etl;
+pub mod honeypot;
 mod ingest;
+mod openapi;
 mod params;
+mod seed;
+mod taxii;
 
 use std::fmt;
 use std::future::Future;
@@ -77,6 +82,12 @@ pub struct AppState {
     /// Renders the Prometheus text exposition (the pipeline owns the counters).
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub config: ServerConfig,
+    /// Rules by id, for STIX indicators (TAXII, `fetch-stix`).
+    pub rules: Arc<vigil_stix::RuleCatalog>,
+    /// Polling jobs (`/pixie-etl/...`); `None` answers those endpoints with 503.
+    pub jobs: Option<Arc<dyn vigil_etl::JobControl>>,
+    /// Optional MaxMind-format database for ASN / country in honeypot IP intelligence.
+    pub geoip: Option<Arc<honeypot::GeoIp>>,
 }
 
 /// The whole HTTP surface, ready to serve or to test with `oneshot`.
@@ -91,6 +102,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dead-letters", get(api::dead_letters))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
+        .merge(seed::routes())
+        .merge(taxii::routes())
+        .merge(honeypot::routes())
+        .merge(etl::routes())
+        .merge(openapi::routes())
         .fallback(api::not_found)
         .with_state(Arc::new(state))
         // Innermost first: a panic becomes a 500 that still gets JSON and the headers.

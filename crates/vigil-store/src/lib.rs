@@ -3,6 +3,9 @@
 //! transaction per batch, so a checkpoint never gets ahead of the data it covers.
 
 mod cursor;
+mod feed;
+mod honeypot;
+mod jobs;
 mod model;
 mod pool;
 mod query;
@@ -11,6 +14,7 @@ mod rows;
 mod scan;
 mod schema;
 mod stats;
+mod stix_objects;
 mod write;
 
 pub use model::*;

@@ -14,10 +14,45 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 64;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, crate::honeypot::HONEYPOT_MIGRATION];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Per-source reads (`GET /tetragon`, honeypot analytics), polling jobs and imported
+/// STIX objects.
+const MIGRATION_2: &str = r#"
+CREATE INDEX events_source_time ON events(source, time_ms);
+
+-- Polling (ETL) jobs; rows survive restarts so a job resumes from its watermark.
+CREATE TABLE etl_jobs (
+    job_id TEXT PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    -- The start request as JSON text.
+    spec TEXT NOT NULL,
+    -- running | stopped | failed
+    state TEXT NOT NULL,
+    -- Kind-specific position (a time in ns for Pixie, file offsets for files), JSON text.
+    watermark TEXT NOT NULL,
+    rows_read INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+
+-- STIX objects imported from outside (validated bundles), one row per object version.
+CREATE TABLE stix_objects (
+    id INTEGER PRIMARY KEY,
+    stix_id TEXT NOT NULL,
+    stix_type TEXT NOT NULL,
+    -- `modified` (or `created`, for objects without one) as the object states it.
+    version TEXT NOT NULL,
+    added_ms INTEGER NOT NULL,
+    object TEXT NOT NULL
+);
+CREATE UNIQUE INDEX stix_objects_version ON stix_objects(stix_id, version);
+CREATE INDEX stix_objects_added ON stix_objects(added_ms);
+"#;
 
 const MIGRATION_1: &str = r#"
 CREATE TABLE events (

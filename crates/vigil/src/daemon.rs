@@ -176,6 +176,9 @@ impl Daemon {
                     max_body_bytes: config.api.max_body_bytes as usize,
                     max_events_per_request: config.api.max_events_per_request,
                 },
+                rules: Arc::new(vigil_stix::RuleCatalog::default()),
+                jobs: None,
+                geoip: None,
             };
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let task = runtime.spawn(async move {

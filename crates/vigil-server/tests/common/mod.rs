@@ -95,6 +95,9 @@ impl TestServer {
             submitter: Arc::clone(&submitter) as Arc<dyn EventSubmitter>,
             metrics: Arc::new(|| METRICS_TEXT.to_owned()),
             config,
+            rules: Arc::new(vigil_stix::RuleCatalog::default()),
+            jobs: None,
+            geoip: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();

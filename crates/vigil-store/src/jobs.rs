@@ -1,0 +1,1 @@
+//! Persistence of polling (ETL) jobs: the `etl_jobs` table.

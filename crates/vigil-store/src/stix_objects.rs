@@ -1,0 +1,1 @@
+//! Imported STIX objects: the `stix_objects` table, written all-or-nothing.
