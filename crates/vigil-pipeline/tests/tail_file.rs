@@ -337,7 +337,7 @@ fn an_overlong_line_is_a_bad_line_and_the_next_lines_still_come() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.log");
     let mut content = b"short\n".to_vec();
-    content.extend(std::iter::repeat(b'x').take(10_000));
+    content.extend(std::iter::repeat_n(b'x', 10_000));
     content.extend_from_slice(b"\nafter\n\xff\xfe not utf-8\nlast\n");
     append(&path, &content);
     let recorder = Recorder::new();

@@ -6,11 +6,21 @@
 //! CONTRACT (written before the implementation; other crates code against these
 //! signatures: `vigil-server`'s TAXII and fetch-stix endpoints, `vigil stix`).
 
+mod attack;
+mod bundle;
+pub mod ids;
+mod import;
+mod indicators;
+mod observables;
+mod rules;
+
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use vigil_store::{AlertRow, EventRow};
+
+pub use attack::{technique, Technique};
 
 /// Why something could not be built or imported.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +70,12 @@ impl RuleCatalog {
     }
 
     /// Every Sigma document (rules and correlations) under the given files / directories.
-    pub fn from_rule_paths(_paths: &[&Path]) -> Result<RuleCatalog, StixError> {
-        todo!("vigil-stix: from_rule_paths")
+    pub fn from_rule_paths(paths: &[&Path]) -> Result<RuleCatalog, StixError> {
+        let mut catalog = RuleCatalog::default();
+        for path in paths {
+            rules::load_path(path, &mut catalog)?;
+        }
+        Ok(catalog)
     }
 }
 
@@ -80,47 +94,65 @@ impl Default for BundleLimits {
 
 /// The identity object of the producer (Vigil), referenced by `created_by_ref`.
 pub fn producer_identity() -> Value {
-    todo!("vigil-stix: producer_identity")
+    json!({
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": producer_identity_id(),
+        "created": FIXED_TIME,
+        "modified": FIXED_TIME,
+        "name": "Vigil",
+        "description": "Vigil security-event pipeline: observables, Sigma rule indicators and their sightings",
+        "identity_class": "system",
+    })
 }
 
+/// The id of [`producer_identity`].
+pub fn producer_identity_id() -> String {
+    ids::sdo_id("identity", "vigil-producer")
+}
+
+/// `created` / `modified` of objects that do not change with the data (the producer,
+/// indicators, relationships): a fixed time keeps their ids and versions stable.
+pub const FIXED_TIME: &str = "2024-01-01T00:00:00.000Z";
+
 /// The deterministic id of the observed-data object for a stored event.
-pub fn observed_data_id(_event_id: &str) -> String {
-    todo!("vigil-stix: observed_data_id")
+pub fn observed_data_id(event_id: &str) -> String {
+    ids::sdo_id("observed-data", event_id)
 }
 
 /// The deterministic id of the indicator for a rule.
-pub fn indicator_id(_rule_id: &str) -> String {
-    todo!("vigil-stix: indicator_id")
+pub fn indicator_id(rule_id: &str) -> String {
+    ids::sdo_id("indicator", rule_id)
 }
 
 /// One event: its observables (SCOs) and the observed-data object referring to them
 /// (id [`observed_data_id`]). SDOs carry `created_by_ref` to [`producer_identity`].
-pub fn event_objects(_event: &EventRow) -> Vec<Value> {
-    todo!("vigil-stix: event_objects")
+pub fn event_objects(event: &EventRow) -> Vec<Value> {
+    observables::event_objects(event)
 }
 
 /// The indicator of a rule (id [`indicator_id`]) and its attack patterns, with
 /// `indicates` relationships. Works for rules missing from the catalog too (the pattern
 /// then carries what the alert knows).
-pub fn rule_objects(_rule_id: &str, _alert: Option<&AlertRow>, _catalog: &RuleCatalog) -> Vec<Value> {
-    todo!("vigil-stix: rule_objects")
+pub fn rule_objects(rule_id: &str, alert: Option<&AlertRow>, catalog: &RuleCatalog) -> Vec<Value> {
+    indicators::rule_objects(rule_id, alert, catalog)
 }
 
 /// One alert: the sighting of its rule's indicator (with `observed_data_refs` to the
 /// linked events' [`observed_data_id`]s), plus [`rule_objects`].
-pub fn alert_objects(_alert: &AlertRow, _catalog: &RuleCatalog) -> Vec<Value> {
-    todo!("vigil-stix: alert_objects")
+pub fn alert_objects(alert: &AlertRow, catalog: &RuleCatalog) -> Vec<Value> {
+    indicators::alert_objects(alert, catalog)
 }
 
 /// Everything for these events and alerts — observables, indicators, sightings, attack
 /// patterns, relationships, the producer identity, groupings of related alerts — with
 /// duplicates removed, split into bundles within `limits`.
-pub fn bundles(_events: &[EventRow], _alerts: &[AlertRow], _catalog: &RuleCatalog, _limits: BundleLimits) -> Vec<Value> {
-    todo!("vigil-stix: bundles")
+pub fn bundles(events: &[EventRow], alerts: &[AlertRow], catalog: &RuleCatalog, limits: BundleLimits) -> Vec<Value> {
+    bundle::bundles(events, alerts, catalog, limits)
 }
 
 /// Parses and checks a STIX 2.1 bundle (or a single object) for import. Either every
 /// object is valid and all are returned, or the error says which one is wrong and why.
-pub fn parse_for_import(_text: &str) -> Result<Vec<Value>, StixError> {
-    todo!("vigil-stix: parse_for_import")
+pub fn parse_for_import(text: &str) -> Result<Vec<Value>, StixError> {
+    import::parse_for_import(text)
 }

@@ -4,7 +4,7 @@
 
 mod cursor;
 mod feed;
-mod honeypot;
+pub mod honeypot;
 mod jobs;
 mod model;
 mod pool;
@@ -17,6 +17,7 @@ mod stats;
 mod stix_objects;
 mod write;
 
+pub use jobs::{EtlJobRow, MAX_LISTED_ETL_JOBS};
 pub use model::*;
 
 use std::path::{Path, PathBuf};

@@ -23,6 +23,8 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// STIX objects.
 const MIGRATION_2: &str = r#"
 CREATE INDEX events_source_time ON events(source, time_ms);
+-- Alerts of an event (`fetch-stix` looks them up by event).
+CREATE INDEX alert_events_event ON alert_events(event_id);
 
 -- Polling (ETL) jobs; rows survive restarts so a job resumes from its watermark.
 CREATE TABLE etl_jobs (

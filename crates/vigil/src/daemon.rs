@@ -32,6 +32,7 @@ pub struct Daemon {
     sources: Vec<(String, JoinHandle<()>)>,
     background: Vec<JoinHandle<()>>,
     server: Option<(tokio::runtime::Runtime, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    jobs: Option<Arc<vigil_etl::JobManager>>,
     pub rules_loaded: usize,
     pub rules_rejected: usize,
 }
@@ -77,6 +78,7 @@ impl Daemon {
             sources: Vec::new(),
             background: Vec::new(),
             server: None,
+            jobs: None,
             rules_loaded,
             rules_rejected,
         };
@@ -166,6 +168,34 @@ impl Daemon {
                 let metrics = Arc::clone(&metrics);
                 Arc::new(move || metrics.render()) as Arc<dyn Fn() -> String + Send + Sync>
             };
+            let rule_paths: Vec<&std::path::Path> = config.rules.paths.iter().map(PathBuf::as_path).collect();
+            let catalog = vigil_stix::RuleCatalog::from_rule_paths(&rule_paths)
+                .context("reading the rules for STIX indicators")?;
+            let geoip = if config.honeypot.geoip_databases.is_empty() {
+                None
+            } else {
+                let geoip = vigil_server::honeypot::GeoIp::open_all(&config.honeypot.geoip_databases)
+                    .context("opening honeypot.geoip_databases")?;
+                Some(Arc::new(geoip))
+            };
+            if config.etl.enabled {
+                let options = vigil_etl::EtlOptions {
+                    pixie: vigil_etl::PixieOptions {
+                        address: config.etl.pixie_address.clone().filter(|a| !a.is_empty()),
+                        cluster_id: config.etl.pixie_cluster_id.clone().unwrap_or_default(),
+                        api_key: config.etl.pixie_api_key.clone().filter(|k| !k.is_empty()),
+                        api_client: String::new(),
+                        tls_ca_file: config.etl.pixie_tls_ca_file.clone(),
+                        request_timeout: config.etl.pixie_timeout,
+                    },
+                    file_roots: config.etl.file_roots.clone(),
+                    max_jobs: config.etl.max_jobs,
+                    ..vigil_etl::EtlOptions::default()
+                };
+                let manager = vigil_etl::JobManager::start(Arc::clone(&store), pipeline.submitter(), options)
+                    .context("starting the ETL jobs")?;
+                daemon.jobs = Some(manager);
+            }
             let state = vigil_server::AppState {
                 store: Arc::clone(&store),
                 submitter: pipeline.submitter(),
@@ -176,9 +206,9 @@ impl Daemon {
                     max_body_bytes: config.api.max_body_bytes as usize,
                     max_events_per_request: config.api.max_events_per_request,
                 },
-                rules: Arc::new(vigil_stix::RuleCatalog::default()),
-                jobs: None,
-                geoip: None,
+                rules: Arc::new(catalog),
+                jobs: daemon.jobs.clone().map(|jobs| jobs as Arc<dyn vigil_etl::JobControl>),
+                geoip,
             };
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let task = runtime.spawn(async move {
@@ -202,6 +232,11 @@ impl Daemon {
     /// Stops the sources, drains the pipeline into the store, then stops the server.
     pub fn stop(mut self) -> PipelineReport {
         self.stop.store(true, Ordering::SeqCst);
+        // Jobs first: they feed the pipeline, which must drain after them. Stopped this
+        // way they stay `running` in the store and resume on the next start.
+        if let Some(jobs) = self.jobs.take() {
+            jobs.shutdown();
+        }
         for (name, handle) in self.sources.drain(..) {
             if handle.join().is_err() {
                 eprintln!("vigil: {name} panicked");

@@ -35,6 +35,9 @@ enum Command {
     Detect(cmd::pipe_stages::detect::DetectArgs),
     /// Pipe stage: store event, alert and dead-letter lines from stdin.
     Sink(cmd::pipe_stages::sink::SinkArgs),
+    /// STIX 2.1: build bundles from events and alerts, import validated bundles.
+    #[command(subcommand)]
+    Stix(cmd::stix::StixCommand),
     /// Check a configuration file and report every mistake with its location.
     Validate {
         /// The configuration file (TOML).
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::pipe_stages::parse::run(args),
         Command::Detect(args) => cmd::pipe_stages::detect::run(args),
         Command::Sink(args) => cmd::pipe_stages::sink::run(args),
+        Command::Stix(command) => cmd::stix::run(command),
         Command::Validate { config } => config::validate_cmd::run(&config),
     };
     match result {

@@ -299,7 +299,7 @@ impl<'a> Tail<'a> {
             let started = Instant::now();
             // While files have a backlog, polls follow each other at once; scans stay at
             // one per interval.
-            if last_scan.map_or(true, |scanned| started.duration_since(scanned) >= self.cfg.poll_interval) {
+            if last_scan.is_none_or(|scanned| started.duration_since(scanned) >= self.cfg.poll_interval) {
                 self.scan();
                 last_scan = Some(started);
             }

@@ -86,11 +86,20 @@ impl TestServer {
 
     /// Opens a store, lets `fill` write to it, then serves it.
     pub fn start_with(config: ServerConfig, fill: impl FnOnce(&Store)) -> TestServer {
+        TestServer::start_with_state(config, fill, |_| {})
+    }
+
+    /// As [`TestServer::start_with`], then lets `customize` change the state before serving.
+    pub fn start_with_state(
+        config: ServerConfig,
+        fill: impl FnOnce(&Store),
+        customize: impl FnOnce(&mut AppState),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
         fill(&store);
         let submitter = Arc::new(RecordingSubmitter::new());
-        let state = AppState {
+        let mut state = AppState {
             store: Arc::clone(&store),
             submitter: Arc::clone(&submitter) as Arc<dyn EventSubmitter>,
             metrics: Arc::new(|| METRICS_TEXT.to_owned()),
@@ -99,6 +108,7 @@ impl TestServer {
             jobs: None,
             geoip: None,
         };
+        customize(&mut state);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();

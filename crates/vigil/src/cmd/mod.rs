@@ -5,3 +5,4 @@ pub mod pipe_stages;
 pub mod rules_cmd;
 pub mod rules_test;
 pub mod run;
+pub mod stix;

@@ -21,6 +21,52 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[sources]`: where events come from.
     pub sources: SourcesConfig,
+    /// `[etl]`: polling jobs started through `POST /pixie-etl/start`.
+    pub etl: EtlConfig,
+    /// `[honeypot]`: honeypot analytics.
+    pub honeypot: HoneypotConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtlConfig {
+    /// Whether `/pixie-etl/...` accepts jobs (and stored jobs resume).
+    pub enabled: bool,
+    /// Directories `file` jobs may read; empty refuses `file` jobs.
+    pub file_roots: Vec<PathBuf>,
+    /// Most jobs at once.
+    pub max_jobs: usize,
+    /// Pixie (Vizier) gRPC address; `pixie` jobs are refused without one.
+    pub pixie_address: Option<String>,
+    pub pixie_cluster_id: Option<String>,
+    pub pixie_api_key: Option<String>,
+    /// Extra CA certificates (PEM) for an `https` address.
+    pub pixie_tls_ca_file: Option<PathBuf>,
+    /// Longest one poll's script may run.
+    #[serde(with = "humantime")]
+    pub pixie_timeout: Duration,
+}
+
+impl Default for EtlConfig {
+    fn default() -> Self {
+        EtlConfig {
+            enabled: true,
+            file_roots: Vec::new(),
+            max_jobs: 32,
+            pixie_address: None,
+            pixie_cluster_id: None,
+            pixie_api_key: None,
+            pixie_tls_ca_file: None,
+            pixie_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoneypotConfig {
+    /// MaxMind-format databases (GeoLite2 ASN / Country / City) for per-IP intelligence.
+    pub geoip_databases: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

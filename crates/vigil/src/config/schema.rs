@@ -59,6 +59,12 @@ pub enum Kind {
     StartAt,
     /// An optional logsource, `product[/category[/service]]`.
     Logsource,
+    /// An optional string; empty means none.
+    Text,
+    /// An optional `http://` or `https://` address such as `http://127.0.0.1:51400`.
+    Url,
+    /// An optional path to a file that must exist.
+    ExistingFile,
     Section(&'static [Field]),
     /// An array of tables (`[[sources.file]]`).
     Sections(&'static [Field]),
@@ -68,7 +74,7 @@ impl Kind {
     /// Whether the model holds this setting in an `Option`, so that an empty
     /// environment variable can clear it.
     pub fn is_optional_value(self) -> bool {
-        matches!(self, Kind::Token | Kind::Logsource | Kind::Decoder)
+        matches!(self, Kind::Token | Kind::Logsource | Kind::Decoder | Kind::Text | Kind::Url | Kind::ExistingFile)
     }
 }
 
@@ -124,6 +130,20 @@ pub const API: &[Field] = &[
     optional("max_events_per_request", Kind::Count { min: 1, max: 1_000_000 }),
 ];
 
+pub const ETL: &[Field] = &[
+    optional("enabled", Kind::Bool),
+    optional("file_roots", Kind::ExistingPaths { allow_empty: true, files_only: false, noun: "file root" }),
+    optional("max_jobs", Kind::Count { min: 1, max: 1024 }),
+    optional("pixie_address", Kind::Url),
+    optional("pixie_cluster_id", Kind::Text),
+    optional("pixie_api_key", Kind::Text),
+    optional("pixie_tls_ca_file", Kind::ExistingFile),
+    optional("pixie_timeout", duration(ONE_SECOND, ONE_HOUR)),
+];
+
+pub const HONEYPOT: &[Field] =
+    &[optional("geoip_databases", Kind::ExistingPaths { allow_empty: true, files_only: true, noun: "GeoIP database" })];
+
 const FILE_SOURCE: &[Field] = &[
     required("paths", Kind::Globs),
     optional("source", Kind::Decoder),
@@ -147,10 +167,13 @@ const ROOT: &[Field] = &[
     optional("detect", Kind::Section(DETECT)),
     optional("api", Kind::Section(API)),
     optional("sources", Kind::Section(SOURCES)),
+    optional("etl", Kind::Section(ETL)),
+    optional("honeypot", Kind::Section(HONEYPOT)),
 ];
 
 /// The sections `VIGIL_<SECTION>_<KEY>` may override.
-pub const ENV_SECTIONS: &[(&str, &[Field])] = &[("store", STORE), ("rules", RULES), ("detect", DETECT), ("api", API)];
+pub const ENV_SECTIONS: &[(&str, &[Field])] =
+    &[("store", STORE), ("rules", RULES), ("detect", DETECT), ("api", API), ("etl", ETL), ("honeypot", HONEYPOT)];
 
 /// The closest of `candidates` to a misspelled `word`, when one is close enough to be
 /// what was meant: a small edit distance, or one containing the other (`window` for
@@ -351,6 +374,24 @@ impl Validator<'_, '_> {
                 if let Some(text) = self.string(origin, name, "a logsource such as \"linux/auth\"", node) {
                     if let Err(message) = check_logsource(text) {
                         self.error(origin, format!("{name}: {message}"));
+                    }
+                }
+            }
+            Kind::Text => {
+                self.string(origin, name, "a string", node);
+            }
+            Kind::Url => {
+                if let Some(text) = self.string(origin, name, "an address such as \"http://127.0.0.1:51400\"", node) {
+                    let is_url = text.starts_with("http://") || text.starts_with("https://");
+                    if !text.is_empty() && !is_url {
+                        self.error(origin, format!("{name}: `{text}` must start with http:// or https://"));
+                    }
+                }
+            }
+            Kind::ExistingFile => {
+                if let Some(text) = self.string(origin, name, "a file path", node) {
+                    if !text.is_empty() {
+                        self.check_existing(origin, name, "file", true, text);
                     }
                 }
             }

@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn an_oversized_counted_frame_is_skipped_by_its_count() {
         let mut data = b"5000 ".to_vec();
-        data.extend(std::iter::repeat(b'x').take(5000));
+        data.extend(std::iter::repeat_n(b'x', 5000));
         data.extend_from_slice(b"3 abc");
         for piece in [1, 13, 4096, data.len()] {
             let batch = frame_in_pieces(&data, piece, 100);
