@@ -177,6 +177,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  curl -s '{api}/api/stats'");
     println!("  curl -s '{api}/api/events?q=Failed&limit=3'");
     println!("  curl -s '{api}/metrics'");
+    println!("  curl -s '{api}/api/honeypot/stats'             # Cowrie sessions, logins, top credentials / commands");
+    println!("  curl -s '{api}/tetragon/fetch-stix?limit=50'    # STIX 2.1 bundle");
+    println!("  curl -s '{api}/taxii2/api/collections/alerts/objects/?limit=5'   # TAXII 2.1");
+    println!("  curl -s '{api}/api/openapi.json'                # every endpoint");
     if !args.exit {
         println!("Serving until Ctrl-C.");
         crate::cmd::run::wait_for_signal()?;
