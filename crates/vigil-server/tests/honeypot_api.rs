@@ -22,8 +22,11 @@ const SET_2026: &str = "samples/cowrie/pol-alvarezzz-aws-2026-real";
 
 /// The corpus directory, or `None` (test skipped) when VIGIL_CORPUS is unset outside CI.
 fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("VIGIL_CORPUS") {
-        Some(dir) if PathBuf::from(&dir).is_dir() => Some(PathBuf::from(dir)),
+    // A relative VIGIL_CORPUS (the README's `../shared/corpus`) is relative to the
+    // repository root, where the test command runs; tests run in the crate's directory.
+    let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::env::var_os("VIGIL_CORPUS").map(|dir| repo_root.join(dir)) {
+        Some(dir) if dir.is_dir() => Some(dir),
         _ if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("VIGIL_CORPUS must name the shared corpus directory when CI=true")
         }

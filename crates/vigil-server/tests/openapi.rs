@@ -94,7 +94,9 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
 /// Real records from the corpus (when `VIGIL_CORPUS` is set), so the honeypot, seed and
 /// STIX endpoints answer with data rather than only 404s and empty lists.
 fn store_corpus_samples(store: &Store) {
-    let Some(corpus) = std::env::var_os("VIGIL_CORPUS").map(PathBuf::from) else {
+    // Relative to the repository root (the README's `VIGIL_CORPUS=../shared/corpus`).
+    let repo_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let Some(corpus) = std::env::var_os("VIGIL_CORPUS").map(|dir| repo_root.join(dir)) else {
         eprintln!("note: VIGIL_CORPUS unset; schemathesis runs over the synthetic store only");
         return;
     };

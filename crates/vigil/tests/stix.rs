@@ -12,7 +12,10 @@ fn vigil() -> Command {
 
 /// A path from an environment variable, or `None` after a visible skip (fails in CI).
 fn required_env(name: &str, test: &str) -> Option<PathBuf> {
-    match std::env::var_os(name).map(PathBuf::from).filter(|p| p.exists()) {
+    // Relative paths (the README's `VIGIL_CORPUS=../shared/corpus`) are relative to the
+    // repository root, where the test command runs; tests run in the crate's directory.
+    let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match std::env::var_os(name).map(|p| repo_root.join(p)).filter(|p| p.exists()) {
         Some(p) => Some(p),
         None if std::env::var("CI").as_deref() == Ok("true") => panic!("{name} is unset or missing; {test} needs it"),
         None => {
