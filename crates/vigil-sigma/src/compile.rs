@@ -252,11 +252,25 @@ pub struct RuleSet {
     /// Correlation → (outer correlation, input position) pairs fed by its hits.
     pub(crate) correlation_feeds: Vec<Vec<(u32, u32)>>,
     /// Every keyword literal of every rule (as it appears in JSON, ASCII-lower-cased),
-    /// looked for in one pass over the lower-cased raw event the first time a keyword
-    /// item is evaluated on it. One shared scan instead of one per keyword rule.
-    pub(crate) keyword_prefilter: Option<FieldAutomaton>,
-    pub(crate) keyword_prefilter_len: usize,
+    /// looked for in the raw event, case-insensitively, the first time a keyword item
+    /// needs it: one shared scan instead of one per keyword rule. The literals are split
+    /// by length over [`KEYWORD_SCANNERS`] scanners, each with the ids of its literals,
+    /// because long literals let the matcher probe only every few positions (see
+    /// `literals.rs`): an item whose literals are all long — *Mimikatz Use*, evaluated on
+    /// every Windows event — never pays for a scan at every position.
+    pub(crate) keyword_scanners: Vec<(FieldAutomaton, Box<[u32]>)>,
+    /// Per keyword-prefilter literal: the index of its scanner.
+    pub(crate) keyword_scanner_of: Box<[u8]>,
 }
+
+/// Keyword-prefilter literals at least this long go to the first scanner, the others to
+/// the second.
+pub(crate) const KEYWORD_LONG: usize = 8;
+/// The number of keyword scanners.
+pub(crate) const KEYWORD_SCANNERS: usize = 2;
+/// The largest probing step of a keyword scanner: literals of 11 bytes and more are
+/// probed every 8 positions.
+const KEYWORD_MAX_STEP: usize = 8;
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -471,15 +485,26 @@ impl<'p> Builder<'p> {
                 correlations,
                 rule_feeds,
                 correlation_feeds,
-                // Searched in the ASCII-lower-cased event text with the rare-gram matcher:
+                // Searched with the rare-gram matcher, reading the event lower-cased:
                 // needles like `event::clear` would make a first-bytes prefilter stop at
                 // every `eventid` key of the JSON.
-                keyword_prefilter: (!self.keyword_prefilter.is_empty()).then(|| {
-                    let lowered: Vec<Vec<u8>> =
-                        self.keyword_prefilter.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
-                    FieldAutomaton::build(&lowered.iter().map(Vec::as_slice).collect::<Vec<_>>())
-                }),
-                keyword_prefilter_len: self.keyword_prefilter.len(),
+                keyword_scanner_of: self
+                    .keyword_prefilter
+                    .iter()
+                    .map(|n| if n.len() >= KEYWORD_LONG { 0 } else { 1 })
+                    .collect(),
+                keyword_scanners: (0..KEYWORD_SCANNERS as u8)
+                    .map(|scanner| {
+                        let (ids, needles): (Vec<u32>, Vec<&[u8]>) = self
+                            .keyword_prefilter
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, n)| (n.len() >= KEYWORD_LONG) == (scanner == 0))
+                            .map(|(id, n)| (id as u32, n.as_bytes()))
+                            .unzip();
+                        (FieldAutomaton::build_folded(&needles, KEYWORD_MAX_STEP), ids.into_boxed_slice())
+                    })
+                    .collect(),
             },
             errors: self.errors,
             warnings: self.warnings,

@@ -65,12 +65,15 @@ pub struct Evaluator<'r> {
     lower_buf: String,
     /// Every value of the event as (text, ASCII-lower-cased text), for keyword items.
     keyword_texts: Option<Vec<(String, String)>>,
-    /// Per keyword-prefilter literal: present in the raw event text, when
-    /// `keyword_present_known` (computed on first need, buffer reused across events).
+    /// Per keyword-prefilter literal: present in the raw event text, when its scanner's
+    /// bit is set in `keyword_scanned` (computed on first need, buffer reused across
+    /// events).
     keyword_present: Vec<bool>,
-    keyword_present_known: bool,
-    /// The raw event, ASCII-lower-cased (scratch for the keyword scan).
-    lower_json: String,
+    /// Bit `s`: keyword scanner `s` has run on the current event.
+    keyword_scanned: u32,
+    /// The current event spells a character as `\uXXXX` (valid when `keyword_scanned`
+    /// is not 0).
+    keyword_escaped: bool,
     default_logsource: Option<LogSource>,
     stats: EvalStats,
 }
@@ -91,9 +94,8 @@ impl<'r> Evaluator<'r> {
             lower_buf: String::new(),
             keyword_texts: None,
             keyword_present: Vec::new(),
-            keyword_present_known: false,
-
-            lower_json: String::new(),
+            keyword_scanned: 0,
+            keyword_escaped: false,
 
             default_logsource: None,
             stats: EvalStats::default(),
@@ -163,7 +165,7 @@ impl<'r> Evaluator<'r> {
 
     fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
         self.keyword_texts = None;
-        self.keyword_present_known = false;
+        self.keyword_scanned = 0;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
             return;
@@ -368,49 +370,48 @@ impl<'r> Evaluator<'r> {
         }
     }
 
-    /// Which keyword-prefilter literals occur in the raw event, computed once per event.
-    /// A text that spells characters as `\uXXXX` (JSON allows it for any character; Go
-    /// escapes `<`, `>` and `&`) may hold any literal, so then all count as present.
-    fn keyword_presence(&mut self, json: &str) -> &[bool] {
-        if !self.keyword_present_known {
-            self.keyword_present_known = true;
-            let set = self.set;
+    /// Whether keyword-prefilter literal `id` occurs in the raw event, ASCII case
+    /// ignored. Its scanner runs once per event, on first need. A text that spells
+    /// characters as `\uXXXX` (JSON allows it for any character; Go escapes `<`, `>` and
+    /// `&`) may hold any literal, so then all count as present.
+    fn keyword_present(&mut self, id: u32, json: &str) -> bool {
+        let set = self.set;
+        let scanner = set.keyword_scanner_of[id as usize];
+        if self.keyword_scanned & (1 << scanner) == 0 {
+            if self.keyword_scanned == 0 {
+                self.keyword_present.clear();
+                self.keyword_present.resize(set.keyword_scanner_of.len(), false);
+                self.keyword_escaped = has_unicode_escape(json.as_bytes());
+            }
+            self.keyword_scanned |= 1 << scanner;
+            let (automaton, ids) = &set.keyword_scanners[scanner as usize];
             let present = &mut self.keyword_present;
-            present.clear();
-            match &set.keyword_prefilter {
-                Some(automaton) if !has_unicode_escape(json.as_bytes()) => {
-                    present.resize(set.keyword_prefilter_len, false);
-                    self.lower_json.clear();
-                    self.lower_json.push_str(json);
-                    self.lower_json.make_ascii_lowercase();
-                    automaton.for_each_match(self.lower_json.as_bytes(), |id, _, _| present[id] = true);
-                }
-                _ => present.resize(set.keyword_prefilter_len, true),
+            if self.keyword_escaped {
+                ids.iter().for_each(|id| present[*id as usize] = true);
+            } else {
+                automaton.for_each_match(json.as_bytes(), |p, _, _| present[ids[p] as usize] = true);
             }
         }
-        &self.keyword_present
+        self.keyword_present[id as usize]
     }
 
     fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
         let set = self.set;
-        // Cheap exit: a literal absent from the raw text is absent from every value —
-        // unless the text spells characters as `\uXXXX`, which JSON allows for any
-        // character (Go escapes `<`, `>` and `&`): then every literal may be present.
-        if set.keyword_prefilter.is_some() {
-            let present = self.keyword_presence(json);
+        // Cheap exit: a literal absent from the raw text is absent from every value.
+        if !set.keyword_scanner_of.is_empty() {
             let possible = match &item.keyword_any_of {
-                Some(ids) => ids.iter().any(|id| present[*id as usize]),
+                Some(ids) => ids.iter().any(|id| self.keyword_present(*id, json)),
                 None => {
-                    let possible = |i: usize| {
+                    let mut possible = |i: usize| {
                         item.keyword_literals[i].iter().any(|lit| match lit {
-                            Some((_, Some(id))) => present[*id as usize],
+                            Some((_, Some(id))) => self.keyword_present(*id, json),
                             _ => true,
                         })
                     };
                     if item.all {
-                        (0..item.values.len()).all(possible)
+                        (0..item.values.len()).all(&mut possible)
                     } else {
-                        (0..item.values.len()).any(possible)
+                        (0..item.values.len()).any(&mut possible)
                     }
                 }
             };
@@ -467,19 +468,14 @@ fn build_bucket(set: &RuleSet, applies: impl Fn(&crate::compile::CompiledRule) -
 /// Whether JSON text contains a `\uXXXX` escape (a `u` after an odd run of
 /// backslashes; `\\u` is an escaped backslash followed by a plain `u`).
 fn has_unicode_escape(json: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(i) = memchr::memchr(b'\\', &json[from..]) {
-        let start = from + i;
-        let mut end = start;
-        while end < json.len() && json[end] == b'\\' {
-            end += 1;
-        }
-        if (end - start) % 2 == 1 && json.get(end) == Some(&b'u') {
-            return true;
-        }
-        from = end;
-    }
-    false
+    // Windows paths put many backslashes in an event, few `\u`: look for those, then
+    // count the backslashes that end there.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\u"));
+    FINDER.find_iter(json).any(|at| {
+        let run = json[..=at].iter().rev().take_while(|b| **b == b'\\').count();
+        run % 2 == 1
+    })
 }
 
 /// Every scalar value of the event as text, and lower-cased: what keyword searches
@@ -523,7 +519,27 @@ fn short_match(text: &str, literal: &str, position: Position) -> bool {
         Position::Exact => t.len() == l.len() && eq(t),
         Position::Prefix => eq(&t[..l.len()]),
         Position::Suffix => eq(&t[t.len() - l.len()..]),
-        Position::Contains => t.windows(l.len()).any(eq),
+        Position::Contains => {
+            // Candidates are the occurrences of the first byte in either case, found
+            // with memchr rather than by comparing at every position.
+            let Some(&lower) = l.first() else { return true };
+            let upper = lower.to_ascii_uppercase();
+            let last = t.len() - l.len();
+            let mut from = 0;
+            while from <= last {
+                let found = if lower == upper {
+                    memchr::memchr(lower, &t[from..=last])
+                } else {
+                    memchr::memchr2(lower, upper, &t[from..=last])
+                };
+                let Some(at) = found else { return false };
+                if eq(&t[from + at..from + at + l.len()]) {
+                    return true;
+                }
+                from += at + 1;
+            }
+            false
+        }
     }
 }
 
@@ -556,11 +572,52 @@ fn time_part(v: &FieldValue, part: TimePart) -> Option<f64> {
 mod tests {
     use super::*;
 
+    fn short_match_naive(text: &str, literal: &str, position: Position) -> bool {
+        let (t, l) = (text.to_ascii_lowercase(), literal);
+        match position {
+            Position::Exact => t == l,
+            Position::Prefix => t.starts_with(l),
+            Position::Suffix => t.ends_with(l),
+            Position::Contains => t.contains(l),
+        }
+    }
+
+    #[test]
+    fn short_literals_match_case_insensitively() {
+        use Position::*;
+        assert!(short_match("C:\\A", "\\a", Suffix));
+        assert!(short_match("x-Y", "-y", Contains));
+        assert!(!short_match("x-Y", "-x", Contains));
+        assert!(short_match("AB", "b", Contains));
+        assert!(!short_match("A", "ab", Contains));
+        assert!(short_match("..", "..", Exact));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_match_agrees_with_lower_case_then_compare(
+            text in "[aAbB.\\-]{0,12}",
+            literal in "[ab.\\-]{1,2}",
+        ) {
+            for position in [Position::Exact, Position::Prefix, Position::Suffix, Position::Contains] {
+                proptest::prop_assert_eq!(
+                    short_match(&text, &literal, position),
+                    short_match_naive(&text, &literal, position),
+                    "{:?} {:?} {:?}", text, literal, position
+                );
+            }
+        }
+    }
+
     #[test]
     fn unicode_escapes_are_told_from_escaped_backslashes() {
         assert!(has_unicode_escape(br#"{"m":"\u003cscript"}"#));
         assert!(has_unicode_escape(br#"{"m":"a\\\u0041"}"#));
         assert!(!has_unicode_escape(br#"{"m":"C:\\Users"}"#));
         assert!(!has_unicode_escape(br#"{"m":"plain"}"#));
+        assert!(!has_unicode_escape(br#"{"m":"C:\\users\\u"}"#));
+        assert!(has_unicode_escape(br#"\u0041"#));
+        assert!(!has_unicode_escape(br#"\\u0041"#));
+        assert!(has_unicode_escape(br#"\\\u0041"#));
     }
 }

@@ -115,6 +115,41 @@ impl FieldAutomaton {
         )
     }
 
+    /// A matcher of the ASCII-lower-cased `patterns` in the ASCII-lower-cased haystack, without
+    /// lower-casing it: reports what [`FieldAutomaton::build`]'s matcher would report on
+    /// `hay.to_ascii_lowercase()`. When every literal is at least `3 + step` bytes long
+    /// (`step` up to `max_step`), the gram matcher probes only every `step`-th position
+    /// (see [`Grams::build_sampled`]).
+    pub(crate) fn build_folded(patterns: &[&[u8]], max_step: usize) -> FieldAutomaton {
+        let lowered: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let patterns: Vec<&[u8]> = lowered.iter().map(Vec::as_slice).collect();
+        let patterns = &patterns[..];
+        let shortest = patterns.iter().map(|p| p.len()).min().unwrap_or(0);
+        let step = shortest.saturating_sub(3).clamp(1, max_step.max(1));
+        if let Some(g) = Grams::build_sampled(patterns, MIN_LOG2_BITS, MAX_LOG2_BITS, true, step, true) {
+            return FieldAutomaton::Grams(g);
+        }
+        let total: usize = patterns.iter().map(|p| p.len()).sum();
+        if total <= DFA_MAX_PATTERN_BYTES {
+            if let Ok(d) = dfa::DFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .build(patterns)
+            {
+                return FieldAutomaton::Dfa(d);
+            }
+        }
+        FieldAutomaton::Nfa(
+            nfa::contiguous::NFA::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .build(patterns)
+                .expect("an automaton over rule literals builds"),
+        )
+    }
+
     /// Calls `f(pattern, start, end)` for every occurrence of every literal, once each, in
     /// no particular order.
     #[inline]
@@ -164,6 +199,11 @@ pub(crate) struct Grams {
     table3: Table,
     /// Every literal's bytes, back to back; entries point into it.
     arena: Box<[u8]>,
+    /// Only positions that are multiples of `step` are probed; every literal then has
+    /// `step` anchors, at consecutive offsets (see [`Grams::build_sampled`]).
+    step: usize,
+    /// The haystack is read ASCII-lower-cased (the literals are lower-case).
+    fold: bool,
 }
 
 /// One anchored literal.
@@ -263,8 +303,30 @@ impl Grams {
     /// `min_log2`/`max_log2` bound the filter size in bits (tests shrink it to force
     /// collisions).
     fn build(patterns: &[&[u8]], min_log2: u32, max_log2: u32, strict: bool) -> Option<Grams> {
+        Grams::build_sampled(patterns, min_log2, max_log2, strict, 1, false)
+    }
+
+    /// As [`Grams::build`], probing only positions that are multiples of `step`, and
+    /// reading the haystack lower-cased when `fold`.
+    ///
+    /// An occurrence of a literal starting at `p` covers exactly one probed position in
+    /// any `step` consecutive positions `p + k .. p + k + step`, at offset `i - p` of the
+    /// literal. So each literal is anchored at its `step` grams at offsets `k .. k +
+    /// step` (the window `k` of the rarest grams), and each occurrence is still met at
+    /// exactly one probe, with one anchor: the reported set is the same as with
+    /// `step` 1. Every literal must be at least `step + 3` bytes long (`None` if not).
+    fn build_sampled(
+        patterns: &[&[u8]],
+        min_log2: u32,
+        max_log2: u32,
+        strict: bool,
+        step: usize,
+        fold: bool,
+    ) -> Option<Grams> {
         let total: usize = patterns.iter().map(|p| p.len()).sum();
-        if patterns.iter().any(|p| p.len() < 3) || u32::try_from(total).is_err() {
+        let step = step.max(1);
+        let shortest = if step == 1 { 3 } else { step + 3 };
+        if patterns.iter().any(|p| p.len() < shortest) || u32::try_from(total).is_err() {
             return None;
         }
         // How often each 4-gram, and each first 3 bytes of a 4-gram, occur across all
@@ -302,17 +364,24 @@ impl Grams {
                 threes.push(entry);
                 continue;
             }
-            let mut best = (u32::MAX, u32::MAX);
-            for (offset, w) in p.windows(4).enumerate() {
-                let g = gram4(w);
-                let rarity = (freq4[&g], freq3[&(g & MASK3)]);
-                if rarity <= best {
-                    best = rarity;
-                    entry.gram = g;
-                    entry.offset = offset as u32;
+            // The window of `step` consecutive grams whose summed rarity is lowest
+            // (ties: the last window).
+            let rarity = |offset: usize| {
+                let g = gram4(&p[offset..]);
+                (u64::from(freq4[&g]), u64::from(freq3[&(g & MASK3)]))
+            };
+            let mut best = ((u64::MAX, u64::MAX), 0);
+            for first in 0..=p.len() - 3 - step {
+                let sum = (first..first + step).map(rarity).fold((0, 0), |a, r| (a.0 + r.0, a.1 + r.1));
+                if sum <= best.0 {
+                    best = (sum, first);
                 }
             }
-            fours.push(entry);
+            for offset in best.1..best.1 + step {
+                entry.gram = gram4(&p[offset..]);
+                entry.offset = offset as u32;
+                fours.push(entry);
+            }
         }
         fours.sort_by_key(|e| (e.gram, e.pattern));
         threes.sort_by_key(|e| (e.gram, e.pattern));
@@ -342,6 +411,8 @@ impl Grams {
             table4: Table::new(fours),
             table3: Table::new(threes),
             arena: arena.into(),
+            step,
+            fold,
         })
     }
 
@@ -351,6 +422,84 @@ impl Grams {
 
     #[inline]
     fn for_each_match<F: FnMut(usize, usize, usize)>(&self, hay: &[u8], f: &mut F) {
+        match (self.step, self.fold) {
+            (1, false) => self.scan_every(hay, f),
+            (_, false) => self.scan_sampled::<false, F>(hay, f),
+            (_, true) => self.scan_sampled::<true, F>(hay, f),
+        }
+    }
+
+    /// Probes every `step`-th position (any `step`, also 1), reading the haystack
+    /// lower-cased when `FOLD`.
+    fn scan_sampled<const FOLD: bool, F: FnMut(usize, usize, usize)>(&self, hay: &[u8], f: &mut F) {
+        let n = hay.len();
+        if n < 3 {
+            return;
+        }
+        let step = self.step;
+        let shift = self.shift;
+        let cell_mask = self.cells.len() - 1;
+        let cells = &self.cells[..=cell_mask];
+        if n >= 4 {
+            // Probed positions are `k * step` for `k < probes`, each with a whole 4-byte window.
+            let probes = (n - 4) / step + 1;
+            let mut base = 0;
+            while base < probes {
+                let count = (probes - base).min(64);
+                let mut mask = 0u64;
+                let mut probe = |w: [u8; 4]| {
+                    let g = fold4::<FOLD>(u32::from_le_bytes(w));
+                    let hit = cells[cell(g, shift) & cell_mask] & bit(g) != 0;
+                    mask = mask << 1 | u64::from(hit);
+                };
+                let from = base * step;
+                if step >= 4 && from + count * step <= n {
+                    // Each probe's window lies in its own `step`-byte chunk: one bounds
+                    // check per block instead of one per probe.
+                    for chunk in hay[from..from + count * step].chunks_exact(step) {
+                        probe([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                    }
+                } else {
+                    for k in base..base + count {
+                        let i = k * step;
+                        probe([hay[i], hay[i + 1], hay[i + 2], hay[i + 3]]);
+                    }
+                }
+                if mask != 0 {
+                    self.visit_sampled::<FOLD, F>(mask, base + count - 1, hay, f);
+                }
+                base += count;
+            }
+        }
+        // Literals of length 3 exist only with `step` 1: the last 3 bytes start no
+        // 4-byte window but may be one.
+        if !self.table3.is_empty() {
+            let g = fold4::<FOLD>(u32::from_le_bytes([hay[n - 3], hay[n - 2], hay[n - 1], 0]));
+            if cells[cell(g, shift) & cell_mask] & bit(g) != 0 {
+                self.verify::<FOLD, F>(g, n - 3, hay, f);
+            }
+        }
+    }
+
+    /// As [`Grams::visit`], for probe numbers: bit `t` of `mask` is probe `last - t`.
+    #[inline(never)]
+    fn visit_sampled<const FOLD: bool, F: FnMut(usize, usize, usize)>(
+        &self,
+        mut mask: u64,
+        last: usize,
+        hay: &[u8],
+        f: &mut F,
+    ) {
+        while mask != 0 {
+            let i = (last - mask.trailing_zeros() as usize) * self.step;
+            mask &= mask - 1;
+            self.verify::<FOLD, F>(fold4::<FOLD>(gram4(&hay[i..i + 4])), i, hay, f);
+        }
+    }
+
+    /// Probes every position of a haystack compared as is.
+    #[inline]
+    fn scan_every<F: FnMut(usize, usize, usize)>(&self, hay: &[u8], f: &mut F) {
         let n = hay.len();
         if n < 3 {
             return;
@@ -381,7 +530,7 @@ impl Grams {
         if !self.table3.is_empty() {
             let g = u32::from_le_bytes([hay[n - 3], hay[n - 2], hay[n - 1], 0]);
             if cells[cell(g, shift) & cell_mask] & bit(g) != 0 {
-                self.verify(g, n - 3, hay, f);
+                self.verify::<false, F>(g, n - 3, hay, f);
             }
         }
     }
@@ -393,21 +542,22 @@ impl Grams {
         while mask != 0 {
             let i = last - mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            self.verify(gram4(&hay[i..i + 4]), i, hay, f);
+            self.verify::<false, F>(gram4(&hay[i..i + 4]), i, hay, f);
         }
     }
 
     /// Reports the literals anchored at `i`, where the gram is `g` (whose 4th byte is 0
     /// when the haystack ends before it) and `g`'s filter bit is set.
+    /// With `FOLD`, `g` is lower-cased and the haystack is compared lower-cased.
     #[inline(always)]
-    fn verify<F: FnMut(usize, usize, usize)>(&self, g: u32, i: usize, hay: &[u8], f: &mut F) {
+    fn verify<const FOLD: bool, F: FnMut(usize, usize, usize)>(&self, g: u32, i: usize, hay: &[u8], f: &mut F) {
         // When the haystack ends before `g`'s 4th byte, an anchor whose 4th byte is 0 can
         // be found here, but its literal then ends past the haystack.
         for e in self.table4.get(g) {
             if e.offset as usize <= i {
                 let start = i - e.offset as usize;
                 let end = start + e.len as usize;
-                if end <= hay.len() && self.equal(e, &hay[start..end]) {
+                if end <= hay.len() && self.equal::<FOLD>(e, &hay[start..end]) {
                     f(e.pattern as usize, start, end);
                 }
             }
@@ -423,19 +573,23 @@ impl Grams {
 
     /// Whether `found`, as long as `e`'s literal (≥ 4 bytes) and holding its anchor gram
     /// at the anchor offset, is the literal.
+    /// With `FOLD`, `found` is compared lower-cased (the literal is lower-case).
     #[inline(always)]
-    fn equal(&self, e: &Entry, found: &[u8]) -> bool {
+    fn equal<const FOLD: bool>(&self, e: &Entry, found: &[u8]) -> bool {
         let n = found.len();
+        let four = |w: &[u8]| u64::from(fold4::<FOLD>(gram4(w)));
+        let eight = |w: &[u8]| fold8::<FOLD>(gram8(w));
         match n {
             // The anchor gram is the whole literal.
             0..=4 => true,
-            5..=7 => u64::from(gram4(found)) == e.head && u64::from(gram4(&found[n - 4..])) == e.tail,
-            8..=16 => gram8(found) == e.head && gram8(&found[n - 8..]) == e.tail,
+            5..=7 => four(found) == e.head && four(&found[n - 4..]) == e.tail,
+            8..=16 => eight(found) == e.head && eight(&found[n - 8..]) == e.tail,
             _ => {
                 let at = e.at as usize;
-                gram8(found) == e.head
-                    && gram8(&found[n - 8..]) == e.tail
-                    && found[8..n - 8] == self.arena[at + 8..at + n - 8]
+                let middle = &self.arena[at + 8..at + n - 8];
+                eight(found) == e.head
+                    && eight(&found[n - 8..]) == e.tail
+                    && if FOLD { found[8..n - 8].eq_ignore_ascii_case(middle) } else { found[8..n - 8] == *middle }
             }
         }
     }
@@ -445,6 +599,33 @@ impl Grams {
 #[inline(always)]
 fn gram4(w: &[u8]) -> u32 {
     u32::from_le_bytes([w[0], w[1], w[2], w[3]])
+}
+
+/// `g` with its ASCII upper-case letters lower-cased, when `FOLD`. Per byte `b`: `b & 0x7f`
+/// plus `0x3f` carries into bit 7 iff `b & 0x7f >= b'A'`, plus `0x25` iff it is `> b'Z'`;
+/// and `b` itself must be below 0x80. Those bytes get `0x20` (bit 7 shifted right by 2).
+/// No sum carries into the next byte (at most `0x7f + 0x3f`).
+#[inline(always)]
+fn fold4<const FOLD: bool>(g: u32) -> u32 {
+    if !FOLD {
+        return g;
+    }
+    const LOW7: u32 = 0x7f7f_7f7f;
+    let low = g & LOW7;
+    let upper = low.wrapping_add(0x3f3f_3f3f) & !low.wrapping_add(0x2525_2525) & !g & !LOW7;
+    g | upper >> 2
+}
+
+/// [`fold4`] for 8 bytes.
+#[inline(always)]
+fn fold8<const FOLD: bool>(g: u64) -> u64 {
+    if !FOLD {
+        return g;
+    }
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let low = g & LOW7;
+    let upper = low.wrapping_add(0x3f3f_3f3f_3f3f_3f3f) & !low.wrapping_add(0x2525_2525_2525_2525) & !g & !LOW7;
+    g | upper >> 2
 }
 
 /// The little-endian `u64` of `w`'s first 8 bytes.
@@ -659,8 +840,120 @@ mod tests {
         })
     }
 
+    /// What a folded matcher must report: the naive matches of the lower-cased literals
+    /// in the lower-cased haystack.
+    fn naive_folded(patterns: &[&[u8]], hay: &[u8]) -> Found {
+        let lowered: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        naive(&lowered.iter().map(Vec::as_slice).collect::<Vec<_>>(), &hay.to_ascii_lowercase())
+    }
+
+    /// The gram matcher probing every `step`-th position, folding or not, never falling
+    /// back (`None` when a literal is too short for `step`).
+    fn sampled(patterns: &[&[u8]], lo: u32, hi: u32, step: usize, fold: bool) -> Option<FieldAutomaton> {
+        Grams::build_sampled(patterns, lo, hi, false, step, fold).map(FieldAutomaton::Grams)
+    }
+
+    /// Checks the folded and sampled matchers against brute force, for every step the
+    /// literals allow, with the filter at its own size and at 64 bits.
+    fn check_folded(patterns: &[&[u8]], hay: &[u8]) {
+        let expected = naive_folded(patterns, hay);
+        assert_eq!(
+            found(&FieldAutomaton::build_folded(patterns, 8), hay),
+            expected,
+            "build_folded {patterns:?} {hay:?}"
+        );
+        let lowered: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let lowered: Vec<&[u8]> = lowered.iter().map(Vec::as_slice).collect();
+        let plain = naive(&lowered, hay);
+        for step in 1..=8 {
+            for (lo, hi) in [(MIN_LOG2_BITS, MAX_LOG2_BITS), (6, 6)] {
+                if let Some(a) = sampled(&lowered, lo, hi, step, true) {
+                    assert_eq!(found(&a, hay), expected, "folded, step {step}, {patterns:?} {hay:?}");
+                }
+                if let Some(a) = sampled(&lowered, lo, hi, step, false) {
+                    assert_eq!(found(&a, hay), plain, "sampled, step {step}, {patterns:?} {hay:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fold_lowers_ascii_letters_only() {
+        for b in 0..=255u8 {
+            let g = u32::from_le_bytes([b, b'Q', 0xc3, b]);
+            let want = u32::from_le_bytes([b.to_ascii_lowercase(), b'q', 0xc3, b.to_ascii_lowercase()]);
+            assert_eq!(fold4::<true>(g), want, "byte {b:#x}");
+            assert_eq!(fold4::<false>(g), g);
+            let g8 = u64::from_le_bytes([b, b'A', b'Z', b'@', b'[', b'`', b'{', b]);
+            let w = b.to_ascii_lowercase();
+            assert_eq!(fold8::<true>(g8), u64::from_le_bytes([w, b'a', b'z', b'@', b'[', b'`', b'{', w]));
+        }
+    }
+
+    #[test]
+    fn folded_matching_ignores_ascii_case() {
+        let patterns: Vec<&[u8]> = vec![b"sekurlsa::", b"Event::Clear", b"\\mimilib.dll", b"kiwi", b"atk"];
+        let hay = b"{\"CommandLine\":\"SEKURLSA::logonpasswords event::CLEAR \\\\MimiLib.DLL Kiwi\"} ATK";
+        check_folded(&patterns, hay);
+        let a = FieldAutomaton::build_folded(&patterns, 8);
+        assert_eq!(found(&a, b"xSekurlsa::x").iter().map(|m| m.0).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(found(&a, b"seKurlsa:").len(), 0);
+        // Non-ASCII letters are not folded.
+        let accented: Vec<&[u8]> = vec!["\u{e9}t\u{e9}".as_bytes()];
+        assert!(found(&FieldAutomaton::build_folded(&accented, 8), "\u{c9}T\u{c9}".as_bytes()).is_empty());
+        check_folded(&accented, "\u{c9}T\u{c9} \u{e9}T\u{e9}".as_bytes());
+    }
+
+    #[test]
+    fn sampling_needs_long_enough_literals() {
+        let patterns: Vec<&[u8]> = vec![b"abcdefg", b"bcdefgh"];
+        assert!(sampled(&patterns, MIN_LOG2_BITS, MAX_LOG2_BITS, 4, false).is_some());
+        assert!(sampled(&patterns, MIN_LOG2_BITS, MAX_LOG2_BITS, 5, false).is_none());
+        match FieldAutomaton::build_folded(&patterns, 8) {
+            FieldAutomaton::Grams(g) => assert_eq!(g.step, 4),
+            _ => panic!("expected the gram matcher"),
+        }
+        // Every occurrence once, at every alignment, also overlapping ones.
+        for pad in 0..9 {
+            let mut hay = vec![b'x'; pad];
+            hay.extend_from_slice(b"abcdefghABCDEFGH bcdefgh");
+            check_folded(&patterns, &hay);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn folded_and_sampled_agree_with_lower_case_then_search(
+            (patterns, hay) in literals_and_haystack(),
+            upper in prop::collection::vec(any::<bool>(), 0..64),
+        ) {
+            // Upper-case some haystack bytes and some literal bytes.
+            let hay: Vec<u8> = hay.iter().enumerate()
+                .map(|(k, b)| if upper.get(k % 64).copied().unwrap_or(false) { b.to_ascii_uppercase() } else { *b })
+                .collect();
+            let patterns: Vec<Vec<u8>> = patterns.iter().enumerate()
+                .map(|(k, p)| if k % 3 == 0 { p.to_ascii_uppercase() } else { p.clone() })
+                .collect();
+            let patterns: Vec<&[u8]> = patterns.iter().map(Vec::as_slice).collect();
+            check_folded(&patterns, &hay);
+        }
+
+        #[test]
+        fn folded_matching_on_random_bytes(
+            patterns in prop::collection::vec(prop::collection::vec(any::<u8>(), 3..20), 1..40),
+            noise in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut hay = noise;
+            for (k, p) in patterns.iter().enumerate().take(5) {
+                let at = (k * 37) % (hay.len() + 1);
+                let planted: Vec<u8> = if k % 2 == 0 { p.to_ascii_uppercase() } else { p.clone() };
+                hay.splice(at..at, planted);
+            }
+            let patterns: Vec<&[u8]> = patterns.iter().map(Vec::as_slice).collect();
+            check_folded(&patterns, &hay);
+        }
 
         #[test]
         fn same_matches_as_brute_force_and_aho_corasick((patterns, hay) in literals_and_haystack()) {
