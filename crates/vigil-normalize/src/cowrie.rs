@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use vigil_event::LogSource;
 
+use crate::doc::Doc;
 use crate::ocsf::{self, activity, Class};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 
@@ -490,10 +491,10 @@ impl CowrieDecoder {
             | Kind::ForwardJa4 => {
                 let forward = matches!(kind, Kind::ForwardRequest | Kind::ForwardData | Kind::ForwardJa4);
                 if src_ip.is_some() || src_port.is_some() {
-                    ev.insert("src_endpoint".into(), ocsf::endpoint(src_ip, src_port, None));
+                    ev.insert("src_endpoint", ocsf::endpoint(src_ip, src_port, None));
                 }
                 if dst.is_some() || dst_port.is_some() {
-                    ev.insert("dst_endpoint".into(), ocsf::endpoint(dst_ip, dst_port, dst_host));
+                    ev.insert("dst_endpoint", ocsf::endpoint(dst_ip, dst_port, dst_host));
                 }
                 ocsf::set(&mut ev, "connection_info.uid", session.map(Value::from).unwrap_or(Value::Null));
                 ocsf::set(&mut ev, "connection_info.protocol_name", "tcp");
@@ -546,7 +547,7 @@ impl CowrieDecoder {
                     ocsf::set(&mut ev, "user.name", u);
                 }
                 if src_ip.is_some() || src_port.is_some() {
-                    ev.insert("src_endpoint".into(), ocsf::endpoint(src_ip, src_port, None));
+                    ev.insert("src_endpoint", ocsf::endpoint(src_ip, src_port, None));
                 }
                 ocsf::set(&mut ev, "session.uid", session.map(Value::from).unwrap_or(Value::Null));
                 if let Some(p) = rec.protocol.as_deref() {
@@ -569,7 +570,7 @@ impl CowrieDecoder {
                     ocsf::set_status(&mut ev, ok);
                 }
                 let process = ocsf::Process { cmd_line: rec.input.as_deref(), ..Default::default() };
-                ev.insert("process".into(), process.to_value());
+                ev.insert("process", process.to_value());
                 actor(&mut ev, session, user.as_deref());
                 if let Some(ip) = src_ip {
                     ocsf::set(&mut ev, "unmapped.src_ip", ip);
@@ -601,7 +602,7 @@ impl CowrieDecoder {
                     if let Some(d) = digest {
                         file.insert("hashes".into(), sha256(d));
                     }
-                    ev.insert("file".into(), Value::Object(file));
+                    ev.insert("file", Value::Object(file));
                 }
                 actor(&mut ev, session, user.as_deref());
                 for (name, value) in [
@@ -611,7 +612,7 @@ impl CowrieDecoder {
                     ("src_ip", src_ip),
                 ] {
                     if let Some(v) = value {
-                        ocsf::set(&mut ev, &format!("unmapped.{name}"), v);
+                        ev.set_owned_path(&format!("unmapped.{name}"), v);
                     }
                 }
                 if let Some(p) = path {
@@ -637,14 +638,14 @@ impl CowrieDecoder {
                 ];
                 for (name, value) in texts {
                     if let Some(v) = value {
-                        ocsf::set(&mut ev, &format!("unmapped.{name}"), v);
+                        ev.set_owned_path(&format!("unmapped.{name}"), v);
                     }
                 }
                 let numbers =
                     [("size", rec.size), ("width", rec.width), ("height", rec.height), ("positives", rec.positives)];
                 for (name, value) in numbers.into_iter().chain([("total", rec.total)]) {
                     if let Some(v) = value.as_u64() {
-                        ocsf::set(&mut ev, &format!("unmapped.{name}"), v);
+                        ev.set_owned_path(&format!("unmapped.{name}"), v);
                     }
                 }
             }
@@ -657,7 +658,7 @@ impl CowrieDecoder {
             time,
             logsource: cowrie_logsource(),
             ocsf: ev,
-            sigma,
+            sigma: sigma.into(),
             raw: RawRecord::Json(record.to_owned()),
         })
     }
@@ -665,7 +666,7 @@ impl CowrieDecoder {
 
 /// OCSF `actor` of a command or file event: the attacker's session and, when its login
 /// was seen, its user name.
-fn actor(ev: &mut Map<String, Value>, session: Option<&str>, user: Option<&str>) {
+fn actor(ev: &mut Doc, session: Option<&str>, user: Option<&str>) {
     if let Some(s) = session {
         ocsf::set(ev, "actor.session.uid", s);
     }
@@ -804,7 +805,7 @@ mod tests {
             .expect("decodes");
         assert_eq!(n.ocsf["class_uid"], 0);
         assert_eq!(n.ocsf["unmapped"]["arch"], "linux-x64-lsb");
-        assert!(n.ocsf.get("message").is_none());
+        assert!(n.ocsf.as_value().get("message").is_none());
         let n = decode(r#"{"eventid":"cowrie.something.new","whatever":{"x":[1]},"session":"s"}"#).expect("decodes");
         assert_eq!(n.ocsf["class_uid"], 0);
         assert_eq!(n.ocsf["metadata"]["event_code"], "cowrie.something.new");

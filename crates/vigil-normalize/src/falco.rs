@@ -472,7 +472,7 @@ fn build(alert: &Alert<'_>, raw: &str) -> Result<Normalized, DecodeError> {
     if !attacks.is_empty() {
         info.insert("attacks".into(), Value::Array(attacks));
     }
-    event.insert("finding_info".into(), Value::Object(info));
+    event.insert("finding_info", Value::Object(info));
 
     let mut evidence = Map::new();
     if image.is_some() || cmd_line.is_some() || pid.is_some() || s(&f.proc_name).is_some() {
@@ -519,7 +519,7 @@ fn build(alert: &Alert<'_>, raw: &str) -> Result<Normalized, DecodeError> {
         evidence.insert("actor".into(), json!({"user": {"name": user}}));
     }
     if !evidence.is_empty() {
-        event.insert("evidences".into(), Value::Array(vec![Value::Object(evidence)]));
+        event.insert("evidences", Value::Array(vec![Value::Object(evidence)]));
     }
     if let Some(resource) = s(&f.ka_resource) {
         let mut r = Map::new();
@@ -530,7 +530,7 @@ fn build(alert: &Alert<'_>, raw: &str) -> Result<Normalized, DecodeError> {
         if let Some(ns) = s(&f.ka_namespace) {
             r.insert("namespace".into(), ns.into());
         }
-        event.insert("resources".into(), Value::Array(vec![Value::Object(r)]));
+        event.insert("resources", Value::Array(vec![Value::Object(r)]));
     }
     // Audit fields OCSF has no place for, under their Falco names.
     let mut extra = Map::new();
@@ -602,7 +602,7 @@ fn build(alert: &Alert<'_>, raw: &str) -> Result<Normalized, DecodeError> {
         time: Some(time),
         logsource: LogSource::new(Some("falco"), None, Some("alerts")),
         ocsf: event,
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(raw.to_owned()),
     })
 }
@@ -682,7 +682,7 @@ mod tests {
         assert_eq!(n.sigma["SourcePort"], 40000);
         assert_eq!(n.sigma["Initiated"], "true");
         assert_eq!(n.sigma["User"], "1000");
-        assert!(n.sigma.get("TargetFilename").is_none());
+        assert!(n.sigma.as_value().get("TargetFilename").is_none());
     }
 
     #[test]

@@ -28,6 +28,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use vigil_event::{LogSource, Timestamp};
 
+use crate::doc::Doc;
 use crate::ocsf::{self, activity, Class};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 
@@ -472,7 +473,7 @@ fn plain_event(top: &Top<'_>, record: &str, wrapper: &Wrapper<'_>) -> Result<Nor
         time: audit.time,
         logsource: k8s_logsource(),
         ocsf: build_ocsf(&audit, wrapper),
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(record.to_owned()),
     })
 }
@@ -560,7 +561,7 @@ fn decode_aks(
         time: audit.time,
         logsource: k8s_logsource(),
         ocsf: build_ocsf(&audit, &wrapper),
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(record.to_owned()),
     });
     Ok(())
@@ -798,7 +799,7 @@ fn decode_gke(top: &Top<'_>, payload: &RawValue, record: &str, out: &mut Vec<Nor
         time,
         logsource: k8s_logsource(),
         ocsf: build_ocsf(&audit, &wrapper),
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(record.to_owned()),
     });
     Ok(())
@@ -935,7 +936,7 @@ fn activity_of(verb: &str) -> u8 {
 }
 
 /// The OCSF API Activity (6003) of an audit event.
-fn build_ocsf(a: &Audit<'_>, w: &Wrapper<'_>) -> Map<String, Value> {
+fn build_ocsf(a: &Audit<'_>, w: &Wrapper<'_>) -> Doc {
     let activity_id = activity_of(a.verb);
     let mut ev = ocsf::base(Class::ApiActivity, activity_id, a.time, "Kubernetes");
     if activity_id == activity::OTHER {
@@ -989,7 +990,7 @@ fn build_ocsf(a: &Audit<'_>, w: &Wrapper<'_>) -> Map<String, Value> {
                 m.insert("intermediate_ips".into(), json!(rest));
             }
         }
-        ev.insert("src_endpoint".into(), src);
+        ev.insert("src_endpoint", src);
     }
     if let Some(ua) = a.user_agent {
         ocsf::set(&mut ev, "http_request.user_agent", ua);
@@ -1021,7 +1022,7 @@ fn build_ocsf(a: &Audit<'_>, w: &Wrapper<'_>) -> Map<String, Value> {
         if let Some(g) = o.api_group {
             r.insert("group".into(), json!({ "name": g }));
         }
-        ev.insert("resources".into(), Value::Array(vec![Value::Object(r)]));
+        ev.insert("resources", Value::Array(vec![Value::Object(r)]));
     }
 
     if let Some(code) = a.code {
@@ -1045,11 +1046,12 @@ fn build_ocsf(a: &Audit<'_>, w: &Wrapper<'_>) -> Map<String, Value> {
     }
     for (k, v) in [("stage", a.stage), ("level", a.level), ("audit_api_version", a.api_version)] {
         if let Some(v) = v {
-            ocsf::set(&mut ev, &format!("unmapped.k8s.{k}"), v);
+            ev.set_owned_path(&format!("unmapped.k8s.{k}"), v);
         }
     }
     for (k, v) in &w.extra {
-        ocsf::set(&mut ev, &format!("unmapped.{k}"), v.clone());
+        // Keys are paths below `unmapped` (`gcp.status_code`).
+        ev.set_owned_path(&format!("unmapped.{k}"), v);
     }
     ev
 }

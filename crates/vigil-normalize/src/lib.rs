@@ -13,6 +13,7 @@
 
 mod auditd;
 mod cowrie;
+pub mod doc;
 mod error;
 mod falco;
 mod json_check;
@@ -24,6 +25,7 @@ mod sniff;
 mod syslog;
 pub mod tetragon;
 
+pub use doc::{Doc, DocValue, Field};
 pub use error::{DeadLetterReason, DecodeError};
 pub use normalized::{Normalized, RawRecord};
 pub use sniff::{sniff_record, SourceKind};

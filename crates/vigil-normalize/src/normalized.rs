@@ -1,6 +1,7 @@
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vigil_event::{LogSource, Timestamp};
 
+use crate::doc::Doc;
 use crate::{ocsf, DecodeError, Decoder, SourceKind};
 
 /// The record an event was decoded from, kept as it arrived.
@@ -29,10 +30,11 @@ pub struct Normalized {
     /// Sigma logsource; empty when the event carries its own routing (Windows `Channel`).
     pub logsource: LogSource,
     /// The OCSF 1.3 event object (`class_uid`, `activity_id`, `time`, `metadata`, …).
-    pub ocsf: Map<String, Value>,
+    pub ocsf: Doc,
     /// Sigma taxonomy fields at the top level (`Image`, `CommandLine`, `User`, …). For
     /// text sources it also carries the parsed fields (auditd `type`, `a0`, `exe` …).
-    pub sigma: Map<String, Value>,
+    /// Member names are literal (`objectRef.resource` is one name, not a path).
+    pub sigma: Doc,
     pub raw: RawRecord,
 }
 
@@ -43,32 +45,45 @@ impl Normalized {
     /// spliced in as text, not re-serialized. Taxonomy fields come first; on a name
     /// clash the Sigma evaluator sees both values.
     pub fn sigma_json(&self) -> String {
-        let taxonomy = serde_json::to_string(&self.sigma).expect("a JSON map serializes");
-        match &self.raw {
+        let mut out = String::new();
+        self.write_sigma_json(&mut out);
+        out
+    }
+
+    /// [`Normalized::sigma_json`] into a caller's buffer (appended).
+    pub fn write_sigma_json(&self, out: &mut String) {
+        let members = match &self.raw {
             RawRecord::Json(raw) => {
                 let inner = raw.trim();
-                let inner = inner.strip_prefix('{').and_then(|s| s.strip_suffix('}')).map(str::trim);
-                match inner {
-                    Some(members) if !members.is_empty() && self.sigma.is_empty() => format!("{{{members}}}"),
-                    Some(members) if !members.is_empty() => {
-                        let mut out = String::with_capacity(taxonomy.len() + members.len() + 1);
-                        out.push_str(&taxonomy[..taxonomy.len() - 1]);
-                        out.push(',');
-                        out.push_str(members);
-                        out.push('}');
-                        out
-                    }
-                    _ => taxonomy,
-                }
+                inner.strip_prefix('{').and_then(|s| s.strip_suffix('}')).map(str::trim).filter(|m| !m.is_empty())
             }
-            RawRecord::Text(_) => taxonomy,
+            RawRecord::Text(_) => None,
+        };
+        if let (Some(members), true) = (members, self.sigma.is_empty()) {
+            out.reserve(members.len() + 2);
+            out.push('{');
+            out.push_str(members);
+            out.push('}');
+            return;
         }
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.reserve(members.map_or(0, str::len) + 256);
+        self.sigma.write_json(&mut bytes);
+        if let Some(members) = members {
+            // Replace the taxonomy object's closing brace by the raw members.
+            bytes.pop();
+            bytes.push(b',');
+            bytes.extend_from_slice(members.as_bytes());
+            bytes.push(b'}');
+        }
+        // Both parts are UTF-8 (JSON text from serde_json and from a `&str`).
+        *out = String::from_utf8(bytes).expect("UTF-8 JSON");
     }
 
     /// The OCSF object with the raw record attached as `raw_data` — the form Vigil
     /// stores and emits.
     pub fn to_ocsf_json(&self) -> Value {
-        let mut object = self.ocsf.clone();
+        let mut object = self.ocsf.to_map();
         object.insert("raw_data".into(), Value::String(self.raw.as_str().to_owned()));
         Value::Object(object)
     }
@@ -122,14 +137,14 @@ impl Decoder for PassthroughDecoder {
                 Value::Number(n) => n.as_f64().and_then(vigil_event::from_epoch),
                 _ => None,
             });
-        let mut sigma = Map::new();
+        let mut sigma = Doc::with_capacity(4, 0);
         if self.kind == SourceKind::Json {
-            for (ecs, name) in ECS_TAXONOMY {
-                if object.contains_key(*name) {
+            for &(ecs, name) in ECS_TAXONOMY {
+                if object.contains_key(name) {
                     continue;
                 }
                 if let Some(v) = vigil_event::get_path(&value, ecs) {
-                    sigma.insert((*name).to_owned(), v.clone());
+                    sigma.insert(name, v);
                 }
             }
         }

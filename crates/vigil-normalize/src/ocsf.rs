@@ -7,7 +7,9 @@
 //! and puts the rest under `unmapped.k8s` (`cluster`, `namespace`, `pod`, `workload`,
 //! `workload_kind`, `node`) — see [`k8s_context`].
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+
+use crate::doc::{Doc, DocValue, Obj};
 use vigil_event::Timestamp;
 
 pub const VERSION: &str = "1.3.0";
@@ -145,22 +147,25 @@ pub fn severity_name(id: u8) -> &'static str {
 /// The attributes every OCSF event has: class, category, activity, type, time,
 /// severity (Informational), and `metadata.product` / `metadata.version`.
 /// `product` is the source product name ("Tetragon", "Cowrie", …).
-pub fn base(class: Class, activity_id: u8, time: Option<Timestamp>, product: &str) -> Map<String, Value> {
+pub fn base(class: Class, activity_id: u8, time: Option<Timestamp>, product: &str) -> Doc {
     let (category_uid, category_name) = class.category();
-    let mut m = Map::new();
-    m.insert("class_uid".into(), class.uid().into());
-    m.insert("class_name".into(), class.name().into());
-    m.insert("category_uid".into(), category_uid.into());
-    m.insert("category_name".into(), category_name.into());
-    m.insert("activity_id".into(), activity_id.into());
-    m.insert("type_uid".into(), (u64::from(class.uid()) * 100 + u64::from(activity_id)).into());
-    m.insert("time".into(), time.map(|t| t.timestamp_millis()).unwrap_or(0).into());
-    m.insert("severity_id".into(), 1.into());
-    m.insert("severity".into(), "Informational".into());
-    m.insert(
-        "metadata".into(),
-        json!({"version": VERSION, "product": {"name": product, "vendor_name": vendor(product)}}),
-    );
+    // Sized for a Tetragon exec with its parent and pod (~70 members, ~1 KiB of text)
+    // so that the buffers do not grow while the event is built.
+    let mut m = Doc::with_capacity(80, 1536);
+    m.insert("class_uid", class.uid());
+    m.insert("class_name", class.name());
+    m.insert("category_uid", category_uid);
+    m.insert("category_name", category_name);
+    m.insert("activity_id", activity_id);
+    m.insert("type_uid", u64::from(class.uid()) * 100 + u64::from(activity_id));
+    m.insert("time", time.map(|t| t.timestamp_millis()).unwrap_or(0));
+    m.insert("severity_id", 1u8);
+    m.insert("severity", "Informational");
+    let metadata = m.object(Doc::ROOT, "metadata");
+    m.put(metadata, "version", VERSION);
+    let prod = m.object(metadata, "product");
+    m.put(prod, "name", product);
+    m.put(prod, "vendor_name", vendor(product));
     m
 }
 
@@ -177,45 +182,22 @@ fn vendor(product: &str) -> &'static str {
 }
 
 /// Sets `severity_id` and `severity`.
-pub fn set_severity(event: &mut Map<String, Value>, id: u8) {
-    event.insert("severity_id".into(), id.into());
-    event.insert("severity".into(), severity_name(id).into());
+pub fn set_severity(event: &mut Doc, id: u8) {
+    event.insert("severity_id", id);
+    event.insert("severity", severity_name(id));
 }
 
 /// Sets `status_id` / `status` (1 Success, 2 Failure).
-pub fn set_status(event: &mut Map<String, Value>, success: bool) {
+pub fn set_status(event: &mut Doc, success: bool) {
     let (id, name) = if success { (STATUS_SUCCESS, "Success") } else { (STATUS_FAILURE, "Failure") };
-    event.insert("status_id".into(), id.into());
-    event.insert("status".into(), name.into());
+    event.insert("status_id", id);
+    event.insert("status", name);
 }
 
 /// Sets a value at a dotted path, creating objects on the way (`"actor.user.name"`).
 /// Null values are not written: OCSF omits unknown attributes.
-pub fn set(event: &mut Map<String, Value>, path: &str, value: impl Into<Value>) {
-    let value = value.into();
-    if value.is_null() {
-        return;
-    }
-    let mut map = event;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            map.insert(part.to_owned(), value);
-            return;
-        }
-        let Some(next) = child(map, part) else { return };
-        map = next;
-    }
-}
-
-/// The object at `key`, created (replacing a non-object) when needed. Looks up before
-/// inserting: `entry` needs an owned key, an allocation per call even when the object
-/// exists, and this is on every decoder's hot path.
-fn child<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Map<String, Value>> {
-    if !map.get(key).is_some_and(Value::is_object) {
-        map.insert(key.to_owned(), Value::Object(Map::new()));
-    }
-    map.get_mut(key).and_then(Value::as_object_mut)
+pub fn set(event: &mut Doc, path: &'static str, value: impl DocValue) {
+    event.set(path, value);
 }
 
 /// An OCSF `process` object. `path` is the executable's full path; `name` its last
@@ -233,39 +215,56 @@ pub struct Process<'a> {
 }
 
 impl Process<'_> {
-    pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        if let Some(pid) = self.pid {
-            m.insert("pid".into(), pid.into());
-        }
-        if let Some(uid) = self.uid {
-            m.insert("uid".into(), uid.into());
-        }
+    /// Writes the process's attributes into `obj` of `doc`.
+    pub fn write(&self, doc: &mut Doc, obj: Obj) {
+        doc.put(obj, "pid", self.pid);
+        doc.put(obj, "uid", self.uid);
         if let Some(path) = self.path {
-            m.insert("name".into(), basename(path).into());
-            m.insert("file".into(), json!({"path": path, "name": basename(path), "type_id": 1}));
+            doc.put(obj, "name", basename(path));
+            let file = doc.object(obj, "file");
+            doc.put(file, "path", path);
+            doc.put(file, "name", basename(path));
+            doc.put(file, "type_id", 1u8);
         }
-        if let Some(cmd) = self.cmd_line {
-            m.insert("cmd_line".into(), cmd.into());
-        }
-        if let Some(cwd) = self.cwd {
-            m.insert("cwd".into(), cwd.into());
-        }
+        doc.put(obj, "cmd_line", self.cmd_line);
+        doc.put(obj, "cwd", self.cwd);
         if self.user_name.is_some() || self.user_uid.is_some() {
-            let mut user = Map::new();
-            if let Some(n) = self.user_name {
-                user.insert("name".into(), n.into());
-            }
+            let user = doc.object(obj, "user");
+            doc.put(user, "name", self.user_name);
             if let Some(u) = self.user_uid {
-                user.insert("uid".into(), u.to_string().into());
+                // OCSF's user uid is a string.
+                let mut buf = itoa_buf();
+                doc.put(user, "uid", fmt_u64(&mut buf, u));
             }
-            m.insert("user".into(), Value::Object(user));
         }
-        if let Some(t) = self.created_time {
-            m.insert("created_time".into(), t.timestamp_millis().into());
-        }
-        Value::Object(m)
+        doc.put(obj, "created_time", self.created_time.map(|t| t.timestamp_millis()));
     }
+
+    /// The process as a JSON value (for decoders that build objects as values).
+    pub fn to_value(&self) -> Value {
+        let mut doc = Doc::new();
+        self.write(&mut doc, Doc::ROOT);
+        Value::Object(doc.to_map())
+    }
+}
+
+/// A stack buffer for [`fmt_u64`].
+pub(crate) fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+pub(crate) fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 /// The last path component (`/usr/bin/nc` → `nc`).
@@ -288,6 +287,18 @@ pub fn endpoint(ip: Option<&str>, port: Option<u64>, hostname: Option<&str>) -> 
     Value::Object(m)
 }
 
+/// Writes an OCSF `network_endpoint` under `key` of the event (nothing when all parts
+/// are unknown).
+pub fn write_endpoint(doc: &mut Doc, key: &'static str, ip: Option<&str>, port: Option<u64>, hostname: Option<&str>) {
+    if ip.is_none() && port.is_none() && hostname.is_none() {
+        return;
+    }
+    let obj = doc.object(Doc::ROOT, key);
+    doc.put(obj, "ip", ip);
+    doc.put(obj, "port", port);
+    doc.put(obj, "hostname", hostname);
+}
+
 /// Kubernetes context of an event, as far as the source knows it.
 #[derive(Debug, Default, Clone)]
 pub struct K8sContext<'a> {
@@ -305,18 +316,22 @@ pub struct K8sContext<'a> {
 
 /// Writes `ctx` into `event`: `device.hostname` (node), `container`, and
 /// `unmapped.k8s`. Writes nothing for an empty context.
-pub fn k8s_context(event: &mut Map<String, Value>, ctx: &K8sContext<'_>) {
+pub fn k8s_context(event: &mut Doc, ctx: &K8sContext<'_>) {
     if let Some(node) = ctx.node {
-        set(event, "device.hostname", node);
-        set(event, "device.type_id", 6); // 6: Virtual
+        event.set("device.hostname", node);
+        event.set("device.type_id", 6u8); // 6: Virtual
     }
     if ctx.container.is_some() || ctx.container_id.is_some() || ctx.image.is_some() {
-        set(event, "container.name", ctx.container.map(Value::from).unwrap_or(Value::Null));
-        set(event, "container.uid", ctx.container_id.map(Value::from).unwrap_or(Value::Null));
-        set(event, "container.image.name", ctx.image.map(Value::from).unwrap_or(Value::Null));
-        set(event, "container.pod_uuid", ctx.pod_uid.map(Value::from).unwrap_or(Value::Null));
+        let container = event.object(Doc::ROOT, "container");
+        event.put(container, "name", ctx.container);
+        event.put(container, "uid", ctx.container_id);
+        if let Some(image) = ctx.image {
+            let img = event.object(container, "image");
+            event.put(img, "name", image);
+        }
+        event.put(container, "pod_uuid", ctx.pod_uid);
         if ctx.pod.is_some() || ctx.namespace.is_some() {
-            set(event, "container.orchestrator", "Kubernetes");
+            event.put(container, "orchestrator", "Kubernetes");
         }
     }
     let fields = [
@@ -330,18 +345,17 @@ pub fn k8s_context(event: &mut Map<String, Value>, ctx: &K8sContext<'_>) {
     if fields.iter().all(|(_, v)| v.is_none()) {
         return;
     }
-    // Walk to `unmapped.k8s` once rather than formatting and walking a path per field.
-    let Some(k8s) = child(event, "unmapped").and_then(|u| child(u, "k8s")) else { return };
+    let unmapped = event.object(Doc::ROOT, "unmapped");
+    let k8s = event.object(unmapped, "k8s");
     for (name, value) in fields {
-        if let Some(v) = value {
-            k8s.insert(name.to_owned(), v.into());
-        }
+        event.put(k8s, name, value);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn base_fills_type_uid_and_category() {
@@ -353,9 +367,9 @@ mod tests {
 
     #[test]
     fn set_creates_intermediate_objects_and_skips_null() {
-        let mut e = Map::new();
+        let mut e = Doc::new();
         set(&mut e, "actor.user.name", "root");
         set(&mut e, "actor.user.uid", Value::Null);
-        assert_eq!(Value::Object(e), json!({"actor": {"user": {"name": "root"}}}));
+        assert_eq!(e.as_value(), &json!({"actor": {"user": {"name": "root"}}}));
     }
 }

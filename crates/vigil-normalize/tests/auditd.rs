@@ -26,7 +26,7 @@ fn samples_decode_without_dead_letters() {
         for n in &out {
             assert!(n.time.is_some());
             assert_eq!(n.ocsf["class_uid"], 1007, "{sample}: every sample event is an execve");
-            assert!(n.sigma.get("CommandLine").is_some() && n.sigma.get("Image").is_some());
+            assert!(n.sigma.as_value().get("CommandLine").is_some() && n.sigma.as_value().get("Image").is_some());
         }
     }
     // The dd sample: the joined event carries the arguments SigmaHQ's rules test.

@@ -123,7 +123,7 @@ fn every_alert_line_is_sniffed_and_decoded() {
                     assert_eq!(n.ocsf["class_uid"], 2004);
                     assert!(n.time.is_some(), "{file}:{no}: no event time");
                     assert!(n.ocsf["finding_info"]["title"].is_string());
-                    if let Some(id) = n.sigma.get("RuleID").and_then(Value::as_str) {
+                    if let Some(id) = n.sigma.as_value().get("RuleID").and_then(Value::as_str) {
                         rule_ids.insert(id.to_owned());
                         // The catalogue knows it: analytic and ATT&CK mapping are filled.
                         assert_eq!(n.ocsf["finding_info"]["analytic"]["uid"], id);
@@ -131,7 +131,7 @@ fn every_alert_line_is_sniffed_and_decoded() {
                         assert!(attack["technique"]["uid"].as_str().is_some_and(|t| t.starts_with('T')), "{id}");
                         assert!(attack["tactic"]["uid"].as_str().is_some_and(|t| t.starts_with("TA")), "{id}");
                         // Full samples always know the process and its Kubernetes place.
-                        assert!(n.sigma.get("ProcessId").is_some(), "{file}:{no}");
+                        assert!(n.sigma.as_value().get("ProcessId").is_some(), "{file}:{no}");
                         assert!(n.ocsf["unmapped"]["k8s"]["namespace"].is_string(), "{file}:{no}");
                     }
                     decoded += 1;

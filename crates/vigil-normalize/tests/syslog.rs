@@ -32,7 +32,7 @@ fn samples_decode_without_dead_letters() {
         let file = sample.rsplit('/').next().unwrap_or(sample).to_owned();
         for n in &out {
             assert!(n.time.is_some(), "{sample}: {}", n.raw.as_str());
-            let status = n.ocsf.get("status").and_then(|s| s.as_str()).unwrap_or("-");
+            let status = n.ocsf.as_value().get("status").and_then(|s| s.as_str()).unwrap_or("-");
             let key = format!(
                 "{} | {} {} {}",
                 n.logsource,

@@ -39,31 +39,31 @@ pub struct StoredParts {
 
 impl StoredParts {
     fn from_normalized(n: &Normalized) -> Self {
+        use vigil_normalize::Field;
         let ocsf = &n.ocsf;
-        let text = |path: &[&str]| -> Option<String> {
-            let mut v = ocsf.get(path[0])?;
-            for key in &path[1..] {
-                v = v.get(key)?;
-            }
-            match v {
-                serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
+        let text = |path: &str| -> Option<String> {
+            match ocsf.field(path)? {
+                Field::Str(s) if !s.is_empty() => Some(s.to_owned()),
+                Field::U64(v) => Some(v.to_string()),
+                Field::I64(v) => Some(v.to_string()),
+                Field::F64(v) => Some(v.to_string()),
+                Field::Json(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Field::Json(serde_json::Value::Number(v)) => Some(v.to_string()),
                 _ => None,
             }
         };
-        let sigma =
-            |name: &str| n.sigma.get(name).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+        let sigma = |name: &str| n.sigma.top(name).and_then(Field::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         StoredParts {
             source: n.source.as_str(),
-            class_uid: ocsf.get("class_uid").and_then(|v| v.as_i64()).and_then(|v| i32::try_from(v).ok()),
-            host: text(&["device", "hostname"]).or_else(|| text(&["device", "name"])).or_else(|| sigma("Computer")),
-            src_ip: text(&["src_endpoint", "ip"]).or_else(|| sigma("SourceIp")).or_else(|| sigma("IpAddress")),
-            user: text(&["user", "name"])
-                .or_else(|| text(&["actor", "user", "name"]))
-                .or_else(|| text(&["process", "user", "name"]))
+            class_uid: ocsf.field("class_uid").and_then(Field::as_u64).and_then(|v| i32::try_from(v).ok()),
+            host: text("device.hostname").or_else(|| text("device.name")).or_else(|| sigma("Computer")),
+            src_ip: text("src_endpoint.ip").or_else(|| sigma("SourceIp")).or_else(|| sigma("IpAddress")),
+            user: text("user.name")
+                .or_else(|| text("actor.user.name"))
+                .or_else(|| text("process.user.name"))
                 .or_else(|| sigma("User"))
                 .or_else(|| sigma("TargetUserName")),
-            ocsf: serde_json::to_string(&n.ocsf).expect("a JSON map serializes"),
+            ocsf: n.ocsf.to_json_string(),
             raw: n.raw.as_str().to_owned(),
         }
     }

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use vigil_event::{LogSource, Timestamp};
 
+use crate::doc::Doc;
 use crate::ocsf::{self, activity, Class};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 
@@ -694,7 +695,7 @@ fn build(p: Pending) -> Normalized {
         audit.insert("auid".into(), a.into());
     }
     unmapped.insert("auditd".into(), Value::Object(audit));
-    e.insert("unmapped".into(), Value::Object(unmapped));
+    e.insert("unmapped", Value::Object(unmapped));
 
     let logsource = LogSource::new(Some("linux"), category, Some("auditd"));
     let raw = if p.json && p.raw.len() == 1 {
@@ -702,7 +703,7 @@ fn build(p: Pending) -> Normalized {
     } else {
         RawRecord::Text(p.raw.join("\n"))
     };
-    Normalized { source: SourceKind::Auditd, time, logsource, ocsf: e, sigma, raw }
+    Normalized { source: SourceKind::Auditd, time, logsource, ocsf: e, sigma: sigma.into(), raw }
 }
 
 /// `a0`, `a1`… (not `a1_len`, `a1[0]`, `arch`, `addr`).
@@ -732,10 +733,8 @@ fn user_value(name: Option<&str>, uid: Option<&str>) -> Option<Value> {
     Some(Value::Object(m))
 }
 
-fn set_opt(e: &mut Map<String, Value>, path: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        ocsf::set(e, path, v);
-    }
+fn set_opt(e: &mut Doc, path: &'static str, value: Option<Value>) {
+    e.set(path, value);
 }
 
 #[cfg(test)]
@@ -885,7 +884,7 @@ mod tests {
         ]);
         assert_eq!(out[0].sigma["CommandLine"], "sh -c echo hi!!!");
         assert_eq!(out[0].sigma["a2"], "echo hi!!!");
-        assert!(out[0].sigma.get("a2_len").is_none());
+        assert!(out[0].sigma.as_value().get("a2_len").is_none());
     }
 
     #[test]

@@ -586,7 +586,7 @@ fn build(alert: &Alert<'_, '_>, prefix: &str, raw: &str) -> Result<Normalized, D
         }
         finding.insert("attacks".into(), Value::Array(vec![attack]));
     }
-    event.insert("finding_info".into(), Value::Object(finding));
+    event.insert("finding_info", Value::Object(finding));
 
     let mut evidence = Map::new();
     if pid.is_some() || image.is_some() || comm.is_some() || cmd_line.is_some() {
@@ -640,7 +640,7 @@ fn build(alert: &Alert<'_, '_>, prefix: &str, raw: &str) -> Result<Normalized, D
         evidence.insert("connection_info".into(), json!({"protocol_name": proto.to_ascii_lowercase()}));
     }
     if !evidence.is_empty() {
-        event.insert("evidences".into(), Value::Array(vec![Value::Object(evidence)]));
+        event.insert("evidences", Value::Array(vec![Value::Object(evidence)]));
     }
 
     let k8s = alert.k8s;
@@ -662,7 +662,7 @@ fn build(alert: &Alert<'_, '_>, prefix: &str, raw: &str) -> Result<Normalized, D
         if let Some(uid) = text(&k8s.workload_uid).filter(|_| workload.is_some()) {
             resource.insert("uid".into(), uid.into());
         }
-        event.insert("resources".into(), Value::Array(vec![Value::Object(resource)]));
+        event.insert("resources", Value::Array(vec![Value::Object(resource)]));
     }
     ocsf::k8s_context(
         &mut event,
@@ -719,7 +719,7 @@ fn build(alert: &Alert<'_, '_>, prefix: &str, raw: &str) -> Result<Normalized, D
         time,
         logsource: LogSource::new(Some("kubescape"), None, Some("node-agent")),
         ocsf: event,
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(raw.to_owned()),
     })
 }
@@ -778,7 +778,7 @@ mod tests {
         let n = &decode(record).unwrap()[0];
         assert_eq!(n.sigma["Image"], "/bin/ls");
         assert_eq!(n.sigma["CommandLine"], "/bin/ls -l");
-        assert!(n.sigma.get("RuleID").is_none());
+        assert!(n.sigma.as_value().get("RuleID").is_none());
         assert!(n.ocsf["finding_info"].get("attacks").is_none());
     }
 

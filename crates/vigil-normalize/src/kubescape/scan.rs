@@ -397,7 +397,7 @@ fn finding(ctx: &FindingContext<'_>, control_id: &str, control: &ControlResult<'
     if let Some(cat) = ctx.category {
         info["types"] = json!([cat]);
     }
-    event.insert("finding_info".into(), info);
+    event.insert("finding_info", info);
 
     let mut compliance = json!({
         "control": control_id,
@@ -408,7 +408,7 @@ fn finding(ctx: &FindingContext<'_>, control_id: &str, control: &ControlResult<'
     if let Some(sub) = control.status.as_ref().and_then(|s| text(&s.sub_status)) {
         compliance["status_detail"] = sub.into();
     }
-    event.insert("compliance".into(), compliance);
+    event.insert("compliance", compliance);
 
     let mut resource = Map::new();
     resource.insert("uid".into(), ctx.resource_id.into());
@@ -420,7 +420,7 @@ fn finding(ctx: &FindingContext<'_>, control_id: &str, control: &ControlResult<'
     if let Some(uid) = res.uid {
         resource.insert("uid_alt".into(), uid.into());
     }
-    event.insert("resources".into(), Value::Array(vec![Value::Object(resource)]));
+    event.insert("resources", Value::Array(vec![Value::Object(resource)]));
     ocsf::k8s_context(
         &mut event,
         &K8sContext { cluster: ctx.cluster, namespace: res.namespace, ..K8sContext::default() },
@@ -486,7 +486,7 @@ fn finding(ctx: &FindingContext<'_>, control_id: &str, control: &ControlResult<'
         time: ctx.time,
         logsource: LogSource::new(Some("kubescape"), None, Some("scan")),
         ocsf: event,
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Json(raw.to_owned()),
     }
 }

@@ -20,6 +20,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use vigil_event::{LogSource, Timestamp};
 
+use crate::doc::Doc;
 use crate::ocsf::{self, Class};
 use crate::{DeadLetterReason, DecodeError, Decoder, Normalized, RawRecord, SourceKind};
 
@@ -297,7 +298,7 @@ fn build(line: &str, h: &Header<'_>, time: Option<Timestamp>, s: &Semantics<'_>)
         unmapped.insert("syslog".into(), Value::Object(syslog));
     }
     if !unmapped.is_empty() {
-        e.insert("unmapped".into(), Value::Object(unmapped));
+        e.insert("unmapped", Value::Object(unmapped));
     }
 
     let mut sigma = Map::new();
@@ -329,15 +330,13 @@ fn build(line: &str, h: &Header<'_>, time: Option<Timestamp>, s: &Semantics<'_>)
         time,
         logsource: LogSource::new(Some("linux"), None, Some(service)),
         ocsf: e,
-        sigma,
+        sigma: sigma.into(),
         raw: RawRecord::Text(line.to_owned()),
     }
 }
 
-fn set_opt(e: &mut Map<String, Value>, path: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        ocsf::set(e, path, v);
-    }
+fn set_opt(e: &mut Doc, path: &'static str, value: Option<Value>) {
+    e.set(path, value);
 }
 
 /// The executable of a command line, when it is written as an absolute path.

@@ -248,11 +248,13 @@ model!(Process {
     docker: Text<'a>,
     parent_exec_id: Text<'a>,
     refcnt: U32,
-    cap: Capabilities<'a>,
-    ns: Namespaces<'a>,
+    // Boxed: rarely present and large; unboxed they made every `Process` (and each
+    // event holding two or three) a kilobyte-sized value copied on every move.
+    cap: Box<Capabilities<'a>>,
+    ns: Box<Namespaces<'a>>,
     tid: U32,
-    process_credentials: ProcessCredentials<'a>,
-    binary_properties: BinaryProperties<'a>,
+    process_credentials: Box<ProcessCredentials<'a>>,
+    binary_properties: Box<BinaryProperties<'a>>,
     user: UserRecord<'a>,
     in_init_tree: bool,
     environment_variables: Vec<EnvVar<'a>>,

@@ -1,10 +1,11 @@
 //! One Tetragon event (the shared model) → [`Normalized`]: OCSF class by event type and
 //! hooked function, the Sigma taxonomy fields, and the Sigma logsource.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vigil_event::{LogSource, Timestamp};
 
 use super::model::{ArgValue, Body, Envelope, LegacyKind, Process, Text};
+use crate::doc::{Doc, DocValue, Obj};
 use crate::ocsf::{self, activity, Class};
 use crate::{DeadLetterReason, DecodeError, Normalized, RawRecord, SourceKind};
 
@@ -141,18 +142,11 @@ struct Hook<'e, 'a> {
     ret: Option<&'e super::model::Arg<'a>>,
     message: Option<&'e str>,
     tags: Option<&'e [Text<'a>]>,
-    /// Event-type specific members for `unmapped` (function_name, policy_name …).
-    unmapped: Vec<(&'static str, Value)>,
-}
-
-fn text_value(t: &Option<Text<'_>>) -> Option<Value> {
-    t.as_ref().map(|t| Value::String(t.to_string()))
-}
-
-fn push_text(unmapped: &mut Vec<(&'static str, Value)>, key: &'static str, t: &Option<Text<'_>>) {
-    if let Some(v) = text_value(t) {
-        unmapped.push((key, v));
-    }
+    /// Event-type specific members for `unmapped` (function_name, policy_name …), in
+    /// order; absent ones are skipped.
+    unmapped: [(&'static str, Option<&'e str>); 5],
+    /// The uprobe's offset (also for `unmapped`, after the texts).
+    offset: Option<u64>,
 }
 
 /// Sigma logsource for a hook or event without a better category.
@@ -163,112 +157,116 @@ fn linux(category: Option<&str>) -> LogSource {
     }
 }
 
-/// `binary arguments`, or the binary alone (Sysmon-style command line).
-fn command_line(p: &Process<'_>) -> Option<String> {
+/// `binary arguments`, or the binary alone (Sysmon-style command line), as parts to
+/// join: no intermediate string.
+fn command_line<'p>(p: &'p Process<'_>) -> Option<Joined<'p>> {
     let binary = p.binary.as_deref()?;
     Some(match p.arguments.as_deref() {
-        Some(args) if !args.is_empty() => {
-            let mut s = String::with_capacity(binary.len() + 1 + args.len());
-            s.push_str(binary);
-            s.push(' ');
-            s.push_str(args);
-            s
-        }
-        _ => binary.to_owned(),
+        Some(args) if !args.is_empty() => Joined([binary, " ", args]),
+        _ => Joined([binary, "", ""]),
     })
 }
 
-/// The OCSF `process` object; `parent` goes in as `parent_process`.
-fn process_value(p: &Process<'_>, parent: Option<Value>, ancestors: Option<&[Process<'_>]>) -> Value {
-    let cmd = command_line(p);
+/// A string stored as the concatenation of its parts.
+#[derive(Clone, Copy)]
+struct Joined<'p>([&'p str; 3]);
+
+impl DocValue for Joined<'_> {
+    fn put(self, doc: &mut Doc, obj: Obj, key: crate::doc::KeyRef<'_>) {
+        doc.put_joined(obj, key, &self.0);
+    }
+}
+
+/// Writes the OCSF `process` object into `obj`; `parent` goes in as `parent_process`.
+fn write_process(
+    doc: &mut Doc,
+    obj: Obj,
+    p: &Process<'_>,
+    parent: Option<&Process<'_>>,
+    ancestors: Option<&[Process<'_>]>,
+) {
     let created = p.start_time.as_deref().and_then(vigil_event::parse_timestamp);
+    // `Joined` is not a `&str`, so the command line is written after the common
+    // attributes in the position `ocsf::Process` gives it.
     let base = ocsf::Process {
         pid: p.pid.map(|v| u64::from(v.0)),
         uid: p.exec_id.as_deref(),
         path: p.binary.as_deref(),
-        cmd_line: cmd.as_deref(),
+        cmd_line: None,
+        cwd: None,
+        user_name: None,
+        user_uid: None,
+        created_time: None,
+    };
+    base.write(doc, obj);
+    doc.put(obj, "cmd_line", command_line(p));
+    let rest = ocsf::Process {
         cwd: p.cwd.as_deref(),
         user_name: p.user.as_ref().and_then(|u| u.name.as_deref()),
         user_uid: p.uid.map(|v| u64::from(v.0)),
         created_time: created,
+        ..Default::default()
     };
-    let mut value = base.to_value();
-    if let Value::Object(m) = &mut value {
-        if let Some(tid) = p.tid {
-            m.insert("tid".into(), tid.0.into());
-        }
-        if let Some(ns_pid) = p.pod.as_ref().and_then(|pod| pod.container.as_ref()).and_then(|c| c.pid) {
-            m.insert("namespace_pid".into(), ns_pid.0.into());
-        }
-        if let Some(parent) = parent {
-            m.insert("parent_process".into(), parent);
-        }
-        if let Some(ancestors) = ancestors.filter(|a| !a.is_empty()) {
-            let lineage = ancestors.iter().filter_map(|a| a.binary.as_deref()).map(|b| Value::String(b.into()));
-            m.insert("lineage".into(), Value::Array(lineage.collect()));
-        }
+    rest.write(doc, obj);
+    doc.put(obj, "tid", p.tid.map(|t| t.0));
+    if let Some(ns_pid) = p.pod.as_ref().and_then(|pod| pod.container.as_ref()).and_then(|c| c.pid) {
+        doc.put(obj, "namespace_pid", ns_pid.0);
     }
-    value
+    if let Some(parent) = parent {
+        let pp = doc.object(obj, "parent_process");
+        write_process(doc, pp, parent, None, None);
+    }
+    if let Some(ancestors) = ancestors.filter(|a| !a.is_empty()) {
+        let lineage = ancestors.iter().filter_map(|a| a.binary.as_deref()).map(|b| Value::String(b.into()));
+        doc.put(obj, "lineage", Value::Array(lineage.collect()));
+    }
 }
 
 /// A reference to a process given in full elsewhere in the event (`actor.process`
 /// when it repeats `process` or `process.parent_process`): pid, uid (exec id) and name
 /// identify it without building and carrying the whole object twice.
-fn process_ref(p: &Process<'_>) -> Value {
-    let mut m = Map::new();
-    if let Some(pid) = p.pid {
-        m.insert("pid".into(), pid.0.into());
-    }
-    if let Some(uid) = &p.exec_id {
-        m.insert("uid".into(), Value::String(uid.to_string()));
-    }
-    if let Some(b) = &p.binary {
-        m.insert("name".into(), ocsf::basename(b).into());
-    }
-    Value::Object(m)
-}
-
-/// `process` with its parent, as OCSF nests them.
-fn process_tree(p: &Process<'_>, parent: Option<&Process<'_>>, ancestors: Option<&[Process<'_>]>) -> Value {
-    let parent = parent.map(|pp| process_value(pp, None, None));
-    process_value(p, parent, ancestors)
+fn write_process_ref(doc: &mut Doc, obj: Obj, p: &Process<'_>) {
+    doc.put(obj, "pid", p.pid.map(|v| v.0));
+    doc.put(obj, "uid", p.exec_id.as_deref());
+    doc.put(obj, "name", p.binary.as_deref().map(ocsf::basename));
 }
 
 /// Image, CommandLine, ParentImage … for any event that has a process.
-fn sigma_process(sigma: &mut Map<String, Value>, p: &Process<'_>, parent: Option<&Process<'_>>) {
+fn sigma_process(sigma: &mut Doc, p: &Process<'_>, parent: Option<&Process<'_>>) {
     if let Some(b) = &p.binary {
-        sigma.insert("Image".into(), Value::String(b.to_string()));
+        sigma.insert("Image", &**b);
     }
     if let Some(cmd) = command_line(p) {
-        sigma.insert("CommandLine".into(), Value::String(cmd));
+        sigma.insert("CommandLine", cmd);
     }
     if let Some(cwd) = &p.cwd {
-        sigma.insert("CurrentDirectory".into(), Value::String(cwd.to_string()));
+        sigma.insert("CurrentDirectory", &**cwd);
     }
     if let Some(pid) = p.pid {
-        sigma.insert("ProcessId".into(), pid.0.into());
+        sigma.insert("ProcessId", pid.0);
     }
     // Tetragon reports the numeric uid; the user name only with --username-metadata.
     if let Some(name) = p.user.as_ref().and_then(|u| u.name.as_deref()) {
-        sigma.insert("User".into(), Value::String(name.to_owned()));
+        sigma.insert("User", name);
     } else if let Some(uid) = p.uid {
-        sigma.insert("User".into(), Value::String(uid.0.to_string()));
+        let mut buf = ocsf::itoa_buf();
+        sigma.insert("User", ocsf::fmt_u64(&mut buf, u64::from(uid.0)));
     }
     if let Some(parent) = parent {
         if let Some(b) = &parent.binary {
-            sigma.insert("ParentImage".into(), Value::String(b.to_string()));
+            sigma.insert("ParentImage", &**b);
         }
         if let Some(cmd) = command_line(parent) {
-            sigma.insert("ParentCommandLine".into(), Value::String(cmd));
+            sigma.insert("ParentCommandLine", cmd);
         }
         if let Some(pid) = parent.pid {
-            sigma.insert("ParentProcessId".into(), pid.0.into());
+            sigma.insert("ParentProcessId", pid.0);
         }
     }
 }
 
 /// Kubernetes and container context from the process's pod, plus node and cluster.
-fn k8s(event: &mut Map<String, Value>, p: Option<&Process<'_>>, env: &Envelope<'_>) {
+fn k8s(event: &mut Doc, p: Option<&Process<'_>>, env: &Envelope<'_>) {
     let pod = p.and_then(|p| p.pod.as_ref());
     let container = pod.and_then(|pod| pod.container.as_ref());
     // Pod container ids are `<runtime>://<id>`; OCSF wants the id and the runtime apart.
@@ -294,28 +292,27 @@ fn k8s(event: &mut Map<String, Value>, p: Option<&Process<'_>>, env: &Envelope<'
     ocsf::k8s_context(event, &ctx);
     if let Some(rt) = runtime {
         if event.contains_key("container") {
-            ocsf::set(event, "container.runtime", rt);
+            event.set("container.runtime", rt);
         }
     }
     if let Some(labels) = pod.and_then(|pod| pod.pod_labels.as_ref()).filter(|l| !l.0.is_empty()) {
-        let map: Map<String, Value> =
-            labels.0.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
-        ocsf::set(event, "unmapped.k8s.pod_labels", Value::Object(map));
+        let unmapped = event.object(Doc::ROOT, "unmapped");
+        let k8s = event.object(unmapped, "k8s");
+        let obj = event.object(k8s, "pod_labels");
+        for (k, v) in &labels.0 {
+            event.put_owned_key(obj, k, &**v);
+        }
     }
 }
 
 /// Lower-case IANA protocol name and number from Tetragon's `IPPROTO_TCP` / `TCP`.
-fn protocol(raw: &str) -> (String, Option<u8>) {
-    let name = raw.strip_prefix("IPPROTO_").unwrap_or(raw).to_ascii_lowercase();
-    let num = match name.as_str() {
-        "icmp" => Some(1),
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        "icmpv6" => Some(58),
-        "sctp" => Some(132),
-        _ => None,
-    };
-    (name, num)
+fn protocol(raw: &str) -> (std::borrow::Cow<'_, str>, Option<u8>) {
+    const KNOWN: [(&str, u8); 5] = [("icmp", 1), ("tcp", 6), ("udp", 17), ("icmpv6", 58), ("sctp", 132)];
+    let name = raw.strip_prefix("IPPROTO_").unwrap_or(raw);
+    match KNOWN.iter().find(|(known, _)| known.eq_ignore_ascii_case(name)) {
+        Some(&(known, num)) => (std::borrow::Cow::Borrowed(known), Some(num)),
+        None => (std::borrow::Cow::Owned(name.to_ascii_lowercase()), None),
+    }
 }
 
 /// Network endpoints of an event: source (local for sockets) and destination.
@@ -380,12 +377,12 @@ fn net_activity(op: NetOp) -> u8 {
 }
 
 /// Writes the network view: OCSF endpoints and connection info, Sigma fields.
-fn network(event: &mut Map<String, Value>, sigma: &mut Map<String, Value>, flow: &Flow<'_>, op: NetOp, hint: &str) {
+fn network(event: &mut Doc, sigma: &mut Doc, flow: &Flow<'_>, op: NetOp, hint: &str) {
     if flow.src_ip.is_some() || flow.src_port.is_some() {
-        event.insert("src_endpoint".into(), ocsf::endpoint(flow.src_ip, flow.src_port.map(u64::from), None));
+        ocsf::write_endpoint(event, "src_endpoint", flow.src_ip, flow.src_port.map(u64::from), None);
     }
     if flow.dst_ip.is_some() || flow.dst_port.is_some() {
-        event.insert("dst_endpoint".into(), ocsf::endpoint(flow.dst_ip, flow.dst_port.map(u64::from), None));
+        ocsf::write_endpoint(event, "dst_endpoint", flow.dst_ip, flow.dst_port.map(u64::from), None);
     }
     let proto = match flow.protocol {
         Some(p) => Some(protocol(p)),
@@ -395,37 +392,34 @@ fn network(event: &mut Map<String, Value>, sigma: &mut Map<String, Value>, flow:
         None => None,
     };
     let direction = match op {
-        NetOp::Connect => Some((2, "Outbound", "true")),
-        NetOp::Accept => Some((1, "Inbound", "false")),
+        NetOp::Connect => Some((2u8, "Outbound", "true")),
+        NetOp::Accept => Some((1u8, "Inbound", "false")),
         _ => None,
     };
-    let mut conn = Map::new();
-    if let Some((name, num)) = &proto {
-        conn.insert("protocol_name".into(), name.clone().into());
-        if let Some(n) = num {
-            conn.insert("protocol_num".into(), (*n).into());
+    if proto.is_some() || direction.is_some() {
+        let conn = event.object(Doc::ROOT, "connection_info");
+        if let Some((name, num)) = &proto {
+            event.put(conn, "protocol_name", &**name);
+            event.put(conn, "protocol_num", *num);
+            sigma.insert("Protocol", &**name);
         }
-        sigma.insert("Protocol".into(), name.clone().into());
-    }
-    if let Some((id, name, initiated)) = direction {
-        conn.insert("direction_id".into(), id.into());
-        conn.insert("direction".into(), name.into());
-        sigma.insert("Initiated".into(), initiated.into());
-    }
-    if !conn.is_empty() {
-        event.insert("connection_info".into(), Value::Object(conn));
+        if let Some((id, name, initiated)) = direction {
+            event.put(conn, "direction_id", id);
+            event.put(conn, "direction", name);
+            sigma.insert("Initiated", initiated);
+        }
     }
     if let Some(ip) = flow.dst_ip {
-        sigma.insert("DestinationIp".into(), ip.into());
+        sigma.insert("DestinationIp", ip);
     }
     if let Some(port) = flow.dst_port {
-        sigma.insert("DestinationPort".into(), port.into());
+        sigma.insert("DestinationPort", port);
     }
     if let Some(ip) = flow.src_ip {
-        sigma.insert("SourceIp".into(), ip.into());
+        sigma.insert("SourceIp", ip);
     }
     if let Some(port) = flow.src_port {
-        sigma.insert("SourcePort".into(), port.into());
+        sigma.insert("SourcePort", port);
     }
 }
 
@@ -440,36 +434,45 @@ fn absolute(path: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Paths named by the arguments, in order: file / path / binprm arguments, then — for
-/// syscalls that take a file name (`openat`, `unlink`) — string arguments.
-fn arg_paths<'e>(args: &'e [super::model::Arg<'_>]) -> Vec<&'e str> {
-    let mut paths: Vec<&str> = args
-        .iter()
-        .filter_map(|a| match &a.value {
-            Some(ArgValue::File(p) | ArgValue::Path(p) | ArgValue::LinuxBinprm(p)) => p.path.as_deref(),
-            _ => None,
-        })
-        .collect();
-    if paths.is_empty() {
-        paths = args
-            .iter()
-            .filter_map(|a| match &a.value {
-                Some(ArgValue::String(s)) => Some(&**s),
-                _ => None,
-            })
-            .collect();
+/// The first two paths named by the arguments: file / path / binprm arguments, or —
+/// for syscalls that take a file name (`openat`, `unlink`) and have none of those —
+/// string arguments.
+fn arg_paths<'e>(args: &'e [super::model::Arg<'_>]) -> [Option<&'e str>; 2] {
+    let mut paths = [None, None];
+    let mut n = 0;
+    for a in args {
+        if let Some(ArgValue::File(p) | ArgValue::Path(p) | ArgValue::LinuxBinprm(p)) = &a.value {
+            if let Some(path) = p.path.as_deref() {
+                paths[n] = Some(path);
+                n += 1;
+                if n == 2 {
+                    break;
+                }
+            }
+        }
+    }
+    if n == 0 {
+        for a in args {
+            if let Some(ArgValue::String(s)) = &a.value {
+                paths[n] = Some(&**s);
+                n += 1;
+                if n == 2 {
+                    break;
+                }
+            }
+        }
     }
     paths
 }
 
-fn file_object(path: &str) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), ocsf::basename(path).into());
-    m.insert("path".into(), path.into());
+/// Writes an OCSF `file` object under `key`.
+fn write_file(doc: &mut Doc, obj: Obj, key: &'static str, path: &str) {
+    let file = doc.object(obj, key);
+    doc.put(file, "name", ocsf::basename(path));
+    doc.put(file, "path", path);
     // 0 Unknown: a path argument does not tell a regular file from a directory.
-    m.insert("type_id".into(), 0.into());
-    m.insert("type".into(), "Unknown".into());
-    Value::Object(m)
+    doc.put(file, "type_id", 0u8);
+    doc.put(file, "type", "Unknown");
 }
 
 /// File System Activity id and Sigma category for a file operation.
@@ -526,100 +529,120 @@ fn truncate(s: &str, max: usize) -> &str {
 
 fn hook_of<'e, 'a>(body: &'e Body<'a>) -> Option<Hook<'e, 'a>> {
     let empty: &[super::model::Arg<'a>] = &[];
-    let mut unmapped = Vec::new();
+    let action = |a: &'e Option<super::model::EnumName<'a>>| a.as_ref().map(|a| &*a.0);
     Some(match body {
-        Body::Kprobe(k) => {
-            push_text(&mut unmapped, "function_name", &k.function_name);
-            push_text(&mut unmapped, "policy_name", &k.policy_name);
-            push_text(&mut unmapped, "action", &k.action.as_ref().map(|a| a.0.clone()));
-            push_text(&mut unmapped, "return_action", &k.return_action.as_ref().map(|a| a.0.clone()));
-            Hook {
-                process: k.process.as_ref(),
-                parent: k.parent.as_ref(),
-                ancestors: k.ancestors.as_deref(),
-                function: k.function_name.as_deref(),
-                args: k.args.as_deref().unwrap_or(empty),
-                ret: k.return_arg.as_ref(),
-                message: k.message.as_deref(),
-                tags: k.tags.as_deref(),
-                unmapped,
-            }
-        }
-        Body::Tracepoint(t) => {
-            push_text(&mut unmapped, "subsys", &t.subsys);
-            push_text(&mut unmapped, "event", &t.event);
-            push_text(&mut unmapped, "policy_name", &t.policy_name);
-            push_text(&mut unmapped, "action", &t.action.as_ref().map(|a| a.0.clone()));
-            Hook {
-                process: t.process.as_ref(),
-                parent: t.parent.as_ref(),
-                ancestors: t.ancestors.as_deref(),
-                function: t.event.as_deref(),
-                args: t.args.as_deref().unwrap_or(empty),
-                ret: None,
-                message: t.message.as_deref(),
-                tags: t.tags.as_deref(),
-                unmapped,
-            }
-        }
-        Body::Lsm(l) => {
-            push_text(&mut unmapped, "function_name", &l.function_name);
-            push_text(&mut unmapped, "policy_name", &l.policy_name);
-            push_text(&mut unmapped, "action", &l.action.as_ref().map(|a| a.0.clone()));
-            push_text(&mut unmapped, "ima_hash", &l.ima_hash);
-            Hook {
-                process: l.process.as_ref(),
-                parent: l.parent.as_ref(),
-                ancestors: l.ancestors.as_deref(),
-                function: l.function_name.as_deref(),
-                args: l.args.as_deref().unwrap_or(empty),
-                ret: None,
-                message: l.message.as_deref(),
-                tags: l.tags.as_deref(),
-                unmapped,
-            }
-        }
-        Body::Uprobe(u) => {
-            push_text(&mut unmapped, "path", &u.path);
-            push_text(&mut unmapped, "symbol", &u.symbol);
-            if let Some(off) = u.offset {
-                unmapped.push(("offset", off.0.into()));
-            }
-            push_text(&mut unmapped, "policy_name", &u.policy_name);
-            push_text(&mut unmapped, "action", &u.action.as_ref().map(|a| a.0.clone()));
-            Hook {
-                process: u.process.as_ref(),
-                parent: u.parent.as_ref(),
-                ancestors: u.ancestors.as_deref(),
-                function: u.symbol.as_deref(),
-                args: u.args.as_deref().unwrap_or(empty),
-                ret: None,
-                message: u.message.as_deref(),
-                tags: u.tags.as_deref(),
-                unmapped,
-            }
-        }
-        Body::Usdt(u) => {
-            push_text(&mut unmapped, "path", &u.path);
-            push_text(&mut unmapped, "provider", &u.provider);
-            push_text(&mut unmapped, "name", &u.name);
-            push_text(&mut unmapped, "policy_name", &u.policy_name);
-            push_text(&mut unmapped, "action", &u.action.as_ref().map(|a| a.0.clone()));
-            Hook {
-                process: u.process.as_ref(),
-                parent: u.parent.as_ref(),
-                ancestors: u.ancestors.as_deref(),
-                // USDT probes are user-space markers (provider:name), never a syscall.
-                function: None,
-                args: u.args.as_deref().unwrap_or(empty),
-                ret: None,
-                message: u.message.as_deref(),
-                tags: u.tags.as_deref(),
-                unmapped,
-            }
-        }
+        Body::Kprobe(k) => Hook {
+            process: k.process.as_ref(),
+            parent: k.parent.as_ref(),
+            ancestors: k.ancestors.as_deref(),
+            function: k.function_name.as_deref(),
+            args: k.args.as_deref().unwrap_or(empty),
+            ret: k.return_arg.as_ref(),
+            message: k.message.as_deref(),
+            tags: k.tags.as_deref(),
+            unmapped: [
+                ("function_name", k.function_name.as_deref()),
+                ("policy_name", k.policy_name.as_deref()),
+                ("action", action(&k.action)),
+                ("return_action", action(&k.return_action)),
+                ("", None),
+            ],
+            offset: None,
+        },
+        Body::Tracepoint(t) => Hook {
+            process: t.process.as_ref(),
+            parent: t.parent.as_ref(),
+            ancestors: t.ancestors.as_deref(),
+            function: t.event.as_deref(),
+            args: t.args.as_deref().unwrap_or(empty),
+            ret: None,
+            message: t.message.as_deref(),
+            tags: t.tags.as_deref(),
+            unmapped: [
+                ("subsys", t.subsys.as_deref()),
+                ("event", t.event.as_deref()),
+                ("policy_name", t.policy_name.as_deref()),
+                ("action", action(&t.action)),
+                ("", None),
+            ],
+            offset: None,
+        },
+        Body::Lsm(l) => Hook {
+            process: l.process.as_ref(),
+            parent: l.parent.as_ref(),
+            ancestors: l.ancestors.as_deref(),
+            function: l.function_name.as_deref(),
+            args: l.args.as_deref().unwrap_or(empty),
+            ret: None,
+            message: l.message.as_deref(),
+            tags: l.tags.as_deref(),
+            unmapped: [
+                ("function_name", l.function_name.as_deref()),
+                ("policy_name", l.policy_name.as_deref()),
+                ("action", action(&l.action)),
+                ("ima_hash", l.ima_hash.as_deref()),
+                ("", None),
+            ],
+            offset: None,
+        },
+        // The offset comes after path and symbol in `unmapped`; see `hook_event`.
+        Body::Uprobe(u) => Hook {
+            process: u.process.as_ref(),
+            parent: u.parent.as_ref(),
+            ancestors: u.ancestors.as_deref(),
+            function: u.symbol.as_deref(),
+            args: u.args.as_deref().unwrap_or(empty),
+            ret: None,
+            message: u.message.as_deref(),
+            tags: u.tags.as_deref(),
+            unmapped: [
+                ("path", u.path.as_deref()),
+                ("symbol", u.symbol.as_deref()),
+                ("policy_name", u.policy_name.as_deref()),
+                ("action", action(&u.action)),
+                ("", None),
+            ],
+            offset: u.offset.map(|o| o.0),
+        },
+        Body::Usdt(u) => Hook {
+            process: u.process.as_ref(),
+            parent: u.parent.as_ref(),
+            ancestors: u.ancestors.as_deref(),
+            // USDT probes are user-space markers (provider:name), never a syscall.
+            function: None,
+            args: u.args.as_deref().unwrap_or(empty),
+            ret: None,
+            message: u.message.as_deref(),
+            tags: u.tags.as_deref(),
+            unmapped: [
+                ("path", u.path.as_deref()),
+                ("provider", u.provider.as_deref()),
+                ("name", u.name.as_deref()),
+                ("policy_name", u.policy_name.as_deref()),
+                ("action", action(&u.action)),
+            ],
+            offset: None,
+        },
         _ => return None,
     })
+}
+
+/// Writes `actor.process` as a reference to `p` (given in full elsewhere).
+fn actor_ref(ev: &mut Doc, p: &Process<'_>) {
+    let obj = ev.object_path("actor.process");
+    write_process_ref(ev, obj, p);
+}
+
+/// Writes `key` (`process` or `actor.process`) as `p` in full with its parent.
+fn process_tree(
+    ev: &mut Doc,
+    path: &'static str,
+    p: &Process<'_>,
+    parent: Option<&Process<'_>>,
+    ancestors: Option<&[Process<'_>]>,
+) {
+    let obj = ev.object_path(path);
+    write_process(ev, obj, p, parent, ancestors);
 }
 
 /// Builds the normalized event of one envelope.
@@ -631,7 +654,7 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
         ));
     };
     let time = event_time(env, body)?;
-    let mut sigma = Map::new();
+    let mut sigma = Doc::with_capacity(16, 256);
     let (mut event, logsource, process) = match body {
         Body::Exec(e) => {
             let p = e.process.as_ref().ok_or_else(|| DecodeError::missing("process_exec.process"))?;
@@ -639,9 +662,9 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             let mut ev = ocsf::base(Class::ProcessActivity, activity::PROCESS_LAUNCH, time, PRODUCT);
             // The parent launched the process: it is the actor.
             if let Some(pp) = parent {
-                ocsf::set(&mut ev, "actor.process", process_ref(pp));
+                actor_ref(&mut ev, pp);
             }
-            ev.insert("process".into(), process_tree(p, parent, e.ancestors.as_deref()));
+            process_tree(&mut ev, "process", p, parent, e.ancestors.as_deref());
             sigma_process(&mut sigma, p, parent);
             (ev, linux(Some("process_creation")), Some(p))
         }
@@ -649,13 +672,13 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             let p = e.process.as_ref().ok_or_else(|| DecodeError::missing("process_exit.process"))?;
             let mut ev = ocsf::base(Class::ProcessActivity, activity::PROCESS_TERMINATE, time, PRODUCT);
             // The process ended itself (exit) or by a signal; either way it is the actor.
-            ocsf::set(&mut ev, "actor.process", process_ref(p));
-            ev.insert("process".into(), process_tree(p, e.parent.as_ref(), e.ancestors.as_deref()));
+            actor_ref(&mut ev, p);
+            process_tree(&mut ev, "process", p, e.parent.as_ref(), e.ancestors.as_deref());
             if let Some(status) = e.status {
-                ev.insert("exit_code".into(), status.0.into());
+                ev.insert("exit_code", status.0);
             }
             if let Some(signal) = &e.signal {
-                ocsf::set(&mut ev, "unmapped.signal", signal.to_string());
+                ev.set("unmapped.signal", &**signal);
             }
             sigma_process(&mut sigma, p, e.parent.as_ref());
             (ev, linux(None), Some(p))
@@ -663,18 +686,17 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
         Body::Loader(l) => {
             let mut ev = ocsf::base(Class::ModuleActivity, activity::MODULE_LOAD, time, PRODUCT);
             if let Some(p) = &l.process {
-                ocsf::set(&mut ev, "actor.process", process_tree(p, l.parent.as_ref(), l.ancestors.as_deref()));
+                process_tree(&mut ev, "actor.process", p, l.parent.as_ref(), l.ancestors.as_deref());
                 sigma_process(&mut sigma, p, l.parent.as_ref());
             }
             if let Some(path) = &l.path {
-                let mut module = Map::new();
-                module.insert("file".into(), file_object(path));
-                module.insert("load_type_id".into(), 0.into());
-                ev.insert("module".into(), Value::Object(module));
-                sigma.insert("ImageLoaded".into(), Value::String(path.to_string()));
+                let module = ev.object(Doc::ROOT, "module");
+                write_file(&mut ev, module, "file", path);
+                ev.put(module, "load_type_id", 0u8);
+                sigma.insert("ImageLoaded", &**path);
             }
             if let Some(id) = &l.buildid {
-                ocsf::set(&mut ev, "unmapped.buildid", id.to_string());
+                ev.set("unmapped.buildid", &**id);
             }
             (ev, linux(None), l.process.as_ref())
         }
@@ -682,26 +704,27 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             let mut ev = ocsf::base(Class::Base, activity::OTHER, time, PRODUCT);
             let kind = t.throttle_type.as_ref().map(|k| &*k.0).unwrap_or("THROTTLE_UNKNOWN");
             let cgroup = t.cgroup.as_deref().unwrap_or("");
-            ev.insert("message".into(), format!("Tetragon {kind} for cgroup {cgroup}").into());
-            ocsf::set(&mut ev, "unmapped.throttle_type", kind);
+            ev.insert("message", format!("Tetragon {kind} for cgroup {cgroup}"));
+            ev.set("unmapped.throttle_type", kind);
             if let Some(c) = &t.cgroup {
-                ocsf::set(&mut ev, "unmapped.cgroup", c.to_string());
+                ev.set("unmapped.cgroup", &**c);
             }
             (ev, linux(None), None)
         }
         Body::RateLimit(r) => {
             let mut ev = ocsf::base(Class::Base, activity::OTHER, time, PRODUCT);
             let dropped = r.number_of_dropped_process_events.map(|n| n.0).unwrap_or(0);
-            ev.insert("message".into(), format!("Tetragon rate limit: {dropped} process events dropped").into());
-            ocsf::set(&mut ev, "unmapped.number_of_dropped_process_events", dropped);
+            ev.insert("message", format!("Tetragon rate limit: {dropped} process events dropped"));
+            ev.set("unmapped.number_of_dropped_process_events", dropped);
             (ev, linux(None), None)
         }
         Body::Test(t) => {
             let mut ev = ocsf::base(Class::Base, activity::OTHER, time, PRODUCT);
-            ev.insert("message".into(), "Tetragon test event".into());
+            ev.insert("message", "Tetragon test event");
             for (k, v) in [("arg0", t.arg0), ("arg1", t.arg1), ("arg2", t.arg2), ("arg3", t.arg3)] {
                 if let Some(v) = v {
-                    ocsf::set(&mut ev, &format!("unmapped.{k}"), v.0);
+                    let unmapped = ev.object(Doc::ROOT, "unmapped");
+                    ev.put(unmapped, k, v.0);
                 }
             }
             (ev, linux(None), None)
@@ -715,7 +738,7 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             };
             let mut ev = ocsf::base(Class::NetworkActivity, net_activity(op), time, PRODUCT);
             if let Some(p) = &l.process {
-                ocsf::set(&mut ev, "actor.process", process_tree(p, l.parent.as_ref(), None));
+                process_tree(&mut ev, "actor.process", p, l.parent.as_ref(), None);
                 sigma_process(&mut sigma, p, l.parent.as_ref());
             }
             let flow = if op == NetOp::Listen {
@@ -737,10 +760,10 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             network(&mut ev, &mut sigma, &flow, op, "");
             if let Some(stats) = &l.stats {
                 if let Some(b) = stats.bytes_sent {
-                    ocsf::set(&mut ev, "traffic.bytes_out", b.0);
+                    ev.set("traffic.bytes_out", b.0);
                 }
                 if let Some(b) = stats.bytes_received {
-                    ocsf::set(&mut ev, "traffic.bytes_in", b.0);
+                    ev.set("traffic.bytes_in", b.0);
                 }
             }
             (ev, linux(Some("network_connection")), l.process.as_ref())
@@ -748,8 +771,8 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
         Body::Unknown(_, u) => {
             let mut ev = ocsf::base(Class::ProcessActivity, activity::OTHER, time, PRODUCT);
             if let Some(p) = &u.process {
-                ocsf::set(&mut ev, "actor.process", process_ref(p));
-                ev.insert("process".into(), process_tree(p, u.parent.as_ref(), None));
+                actor_ref(&mut ev, p);
+                process_tree(&mut ev, "process", p, u.parent.as_ref(), None);
                 sigma_process(&mut sigma, p, u.parent.as_ref());
             }
             (ev, linux(None), u.process.as_ref())
@@ -759,14 +782,14 @@ pub(crate) fn normalize(env: &Envelope<'_>, raw: RawRecord) -> Result<Normalized
             hook_event(hook, time, &mut sigma)
         }
     };
-    ocsf::set(&mut event, "metadata.event_code", body.key());
+    event.set("metadata.event_code", body.key());
     k8s(&mut event, process, env);
     Ok(Normalized { source: SourceKind::Tetragon, time, logsource, ocsf: event, sigma, raw })
 }
 
-type Built<'e, 'a> = (Map<String, Value>, LogSource, Option<&'e Process<'a>>);
+type Built<'e, 'a> = (Doc, LogSource, Option<&'e Process<'a>>);
 
-fn hook_event<'e, 'a>(hook: Hook<'e, 'a>, time: Option<Timestamp>, sigma: &mut Map<String, Value>) -> Built<'e, 'a> {
+fn hook_event<'e, 'a>(hook: Hook<'e, 'a>, time: Option<Timestamp>, sigma: &mut Doc) -> Built<'e, 'a> {
     let hooked = hook.function.map(classify).unwrap_or(Hooked::Process(activity::OTHER));
     let (class, activity_id, category) = match hooked {
         Hooked::Process(a) => (Class::ProcessActivity, a, None),
@@ -777,28 +800,26 @@ fn hook_event<'e, 'a>(hook: Hook<'e, 'a>, time: Option<Timestamp>, sigma: &mut M
         Hooked::Net(op) => (Class::NetworkActivity, net_activity(op), Some("network_connection")),
     };
     let mut ev = ocsf::base(class, activity_id, time, PRODUCT);
-    let mut process_value = hook.process.map(|p| process_tree(p, hook.parent, hook.ancestors));
     if let Some(p) = hook.process {
         sigma_process(sigma, p, hook.parent);
     }
     match hooked {
         Hooked::Process(_) => {
             // The process acts on itself: `process` in full, the actor refers to it.
-            if let (Some(v), Some(p)) = (process_value.take(), hook.process) {
-                ev.insert("process".into(), v);
-                process_value = Some(process_ref(p));
+            if let Some(p) = hook.process {
+                process_tree(&mut ev, "process", p, hook.parent, hook.ancestors);
             }
         }
         Hooked::File(op) => {
-            let paths = arg_paths(hook.args);
-            if let Some(first) = paths.first() {
+            let [first, second] = arg_paths(hook.args);
+            if let Some(first) = first {
                 let path = absolute(first);
-                ev.insert("file".into(), file_object(&path));
-                sigma.insert("TargetFilename".into(), Value::String(path.into_owned()));
+                write_file(&mut ev, Doc::ROOT, "file", &path);
+                sigma.insert("TargetFilename", path);
             }
             if op == FileOp::Rename {
-                if let Some(second) = paths.get(1) {
-                    ev.insert("file_result".into(), file_object(&absolute(second)));
+                if let Some(second) = second {
+                    write_file(&mut ev, Doc::ROOT, "file_result", &absolute(second));
                 }
             }
         }
@@ -807,26 +828,33 @@ fn hook_event<'e, 'a>(hook: Hook<'e, 'a>, time: Option<Timestamp>, sigma: &mut M
             network(&mut ev, sigma, &flow, op, hook.function.map(base_name).unwrap_or(""));
         }
     }
-    if let Some(v) = process_value {
-        ocsf::set(&mut ev, "actor.process", v);
+    if let Some(p) = hook.process {
+        match hooked {
+            Hooked::Process(_) => actor_ref(&mut ev, p),
+            _ => process_tree(&mut ev, "actor.process", p, hook.parent, hook.ancestors),
+        }
     }
     if let Some(msg) = hook.message {
-        ev.insert("message".into(), msg.into());
+        ev.insert("message", msg);
     }
     if let Some(tags) = hook.tags.filter(|t| !t.is_empty()) {
         let labels = tags.iter().map(|t| Value::String(t.to_string())).collect();
-        ocsf::set(&mut ev, "metadata.labels", Value::Array(labels));
+        ev.set("metadata.labels", Value::Array(labels));
     }
     // The arguments themselves stay in the raw record (`raw_data`): copying them into
     // `unmapped` would double the event's size for kprobes with byte buffers.
-    let unmapped = hook.unmapped;
-    if !unmapped.is_empty() {
-        let slot = ev.entry("unmapped").or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(m) = slot {
-            for (k, v) in unmapped {
-                m.insert(k.into(), v);
+    let present = hook.unmapped.iter().any(|(_, v)| v.is_some()) || hook.offset.is_some();
+    if present {
+        let unmapped = ev.object(Doc::ROOT, "unmapped");
+        let mut offset = hook.offset;
+        for (k, v) in hook.unmapped {
+            ev.put(unmapped, k, v);
+            // A uprobe's offset follows its symbol, as Tetragon orders them.
+            if k == "symbol" {
+                ev.put(unmapped, "offset", offset.take());
             }
         }
+        ev.put(unmapped, "offset", offset);
     }
     let logsource = linux(category);
     (ev, logsource, hook.process)
@@ -864,9 +892,10 @@ mod tests {
 
     #[test]
     fn protocol_names_are_lower_case_iana() {
-        assert_eq!(protocol("IPPROTO_TCP"), ("tcp".to_owned(), Some(6)));
-        assert_eq!(protocol("TCP"), ("tcp".to_owned(), Some(6)));
-        assert_eq!(protocol("IPPROTO_UDP"), ("udp".to_owned(), Some(17)));
+        assert_eq!(protocol("IPPROTO_TCP"), ("tcp".into(), Some(6)));
+        assert_eq!(protocol("TCP"), ("tcp".into(), Some(6)));
+        assert_eq!(protocol("IPPROTO_UDP"), ("udp".into(), Some(17)));
+        assert_eq!(protocol("IPPROTO_MPTCP").0, "mptcp");
         assert_eq!(protocol("IPPROTO_MPTCP").1, None);
     }
 

@@ -176,36 +176,40 @@ pub(crate) fn process(p: &Process) -> m::Process<'_> {
         docker: text(&p.docker),
         parent_exec_id: text(&p.parent_exec_id),
         refcnt: nz32(p.refcnt),
-        cap: p.cap.as_ref().map(capabilities),
-        ns: p.ns.as_ref().map(|n| m::Namespaces {
-            uts: n.uts.as_ref().map(namespace),
-            ipc: n.ipc.as_ref().map(namespace),
-            mnt: n.mnt.as_ref().map(namespace),
-            pid: n.pid.as_ref().map(namespace),
-            pid_for_children: n.pid_for_children.as_ref().map(namespace),
-            net: n.net.as_ref().map(namespace),
-            time: n.time.as_ref().map(namespace),
-            time_for_children: n.time_for_children.as_ref().map(namespace),
-            cgroup: n.cgroup.as_ref().map(namespace),
-            user: n.user.as_ref().map(namespace),
-            ..Default::default()
+        cap: p.cap.as_ref().map(capabilities).map(Box::new),
+        ns: p.ns.as_ref().map(|n| {
+            Box::new(m::Namespaces {
+                uts: n.uts.as_ref().map(namespace),
+                ipc: n.ipc.as_ref().map(namespace),
+                mnt: n.mnt.as_ref().map(namespace),
+                pid: n.pid.as_ref().map(namespace),
+                pid_for_children: n.pid_for_children.as_ref().map(namespace),
+                net: n.net.as_ref().map(namespace),
+                time: n.time.as_ref().map(namespace),
+                time_for_children: n.time_for_children.as_ref().map(namespace),
+                cgroup: n.cgroup.as_ref().map(namespace),
+                user: n.user.as_ref().map(namespace),
+                ..Default::default()
+            })
         }),
         tid: p.tid.map(U32),
-        process_credentials: p.process_credentials.as_ref().map(credentials),
-        binary_properties: p.binary_properties.as_ref().map(|b| m::BinaryProperties {
-            setuid: b.setuid.map(U32),
-            setgid: b.setgid.map(U32),
-            privileges_changed: enum_list(&b.privileges_changed, |x| enum_name!(ProcessPrivilegesChanged, x)),
-            file: b.file.as_ref().map(|f| m::FileProperties {
-                inode: f.inode.as_ref().map(|i| m::InodeProperties {
-                    number: nz64(i.number),
-                    links: i.links.map(U32),
+        process_credentials: p.process_credentials.as_ref().map(credentials).map(Box::new),
+        binary_properties: p.binary_properties.as_ref().map(|b| {
+            Box::new(m::BinaryProperties {
+                setuid: b.setuid.map(U32),
+                setgid: b.setgid.map(U32),
+                privileges_changed: enum_list(&b.privileges_changed, |x| enum_name!(ProcessPrivilegesChanged, x)),
+                file: b.file.as_ref().map(|f| m::FileProperties {
+                    inode: f.inode.as_ref().map(|i| m::InodeProperties {
+                        number: nz64(i.number),
+                        links: i.links.map(U32),
+                        ..Default::default()
+                    }),
+                    path: text(&f.path),
                     ..Default::default()
                 }),
-                path: text(&f.path),
                 ..Default::default()
-            }),
-            ..Default::default()
+            })
         }),
         user: p.user.as_ref().map(|u| m::UserRecord { name: text(&u.name), ..Default::default() }),
         in_init_tree: p.in_init_tree,
@@ -595,7 +599,7 @@ mod tests {
             docker: s(&p.docker),
             parent_exec_id: s(&p.parent_exec_id),
             refcnt: p.refcnt.map_or(0, |x| x.0),
-            cap: p.cap.as_ref().map(caps),
+            cap: p.cap.as_deref().map(caps),
             ns: p.ns.as_ref().map(|n| Namespaces {
                 uts: n.uts.as_ref().map(ns),
                 ipc: n.ipc.as_ref().map(ns),
@@ -609,7 +613,7 @@ mod tests {
                 user: n.user.as_ref().map(ns),
             }),
             tid: u32s(p.tid),
-            process_credentials: p.process_credentials.as_ref().map(creds),
+            process_credentials: p.process_credentials.as_deref().map(creds),
             binary_properties: None,
             user: p.user.as_ref().map(|u| UserRecord { name: s(&u.name) }),
             in_init_tree: p.in_init_tree,
@@ -771,8 +775,8 @@ mod tests {
 
     fn views(n: &Normalized) -> (serde_json::Value, serde_json::Value, String, Option<i64>) {
         (
-            serde_json::Value::Object(n.ocsf.clone()),
-            serde_json::Value::Object(n.sigma.clone()),
+            n.ocsf.as_value().clone(),
+            n.sigma.as_value().clone(),
             n.logsource.to_string(),
             n.time.and_then(|t| t.timestamp_nanos_opt()),
         )
