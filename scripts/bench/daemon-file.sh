@@ -5,7 +5,7 @@
 # Usage: scripts/bench/daemon-file.sh [rate] [seconds]   (build with --release first)
 set -u
 cd "$(dirname "$0")/../.."
-vigil=target/release/vigil
+vigil=${VIGIL_BIN:-target/release/vigil}
 rate=${1:-5000}; seconds=${2:-20}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $vigil generate --fast --rate "$rate" --duration "$seconds" --out-dir "$work/logs" 2>/dev/null

@@ -4,7 +4,7 @@
 # Usage: scripts/bench/daemon-http.sh   (build with --release first)
 set -u
 cd "$(dirname "$0")/../.."
-vigil=target/release/vigil
+vigil=${VIGIL_BIN:-target/release/vigil}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $vigil generate --fast --rate 20000 --duration 2 --out-dir "$work/logs" 2>/dev/null
 head -10000 "$work/logs/tetragon.jsonl" > "$work/body.ndjson"

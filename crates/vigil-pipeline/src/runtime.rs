@@ -313,9 +313,15 @@ impl<'a> Writer<'a> {
     fn run(mut self, done: Receiver<Evaluated>) {
         let mut reorder: BTreeMap<u64, Evaluated> = BTreeMap::new();
         let mut next = 0u64;
-        let tick = self.config.commit_interval.min(Duration::from_millis(100)).max(Duration::from_millis(5));
+        let tick = self.config.commit_interval.clamp(Duration::from_millis(1), Duration::from_millis(100));
         loop {
-            match done.recv_timeout(tick) {
+            // Wake when the oldest pending event is due, not a whole tick later: with a
+            // short commit interval that wait is most of the event → alert latency.
+            let wait = match self.oldest_pending {
+                Some(t) => self.config.commit_interval.saturating_sub(t.elapsed()).min(tick),
+                None => tick,
+            };
+            match done.recv_timeout(wait) {
                 Ok(evaluated) => {
                     reorder.insert(evaluated.seq, evaluated);
                     while let Some(e) = reorder.remove(&next) {

@@ -4,6 +4,7 @@
 
 mod cursor;
 mod feed;
+mod fts;
 pub mod honeypot;
 mod jobs;
 mod model;
@@ -22,7 +23,7 @@ pub use model::*;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
@@ -62,9 +63,11 @@ pub struct Store {
     db_path: PathBuf,
     wal_path: PathBuf,
     options: StoreOptions,
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     readers: ReaderPool,
     duplicates_ignored: AtomicU64,
+    /// Declared last: dropped (stopped and joined) after nothing else needs the writer.
+    indexer: fts::Indexer,
 }
 
 impl Store {
@@ -73,14 +76,16 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let db_path = dir.join(DB_FILE_NAME);
         let wal_path = dir.join(format!("{DB_FILE_NAME}-wal"));
-        let writer = schema::open_writer(&db_path)?;
+        let writer = Arc::new(Mutex::new(schema::open_writer(&db_path)?));
+        let indexer = fts::Indexer::start(Arc::clone(&writer))?;
         Ok(Store {
             readers: ReaderPool::new(db_path.clone()),
             db_path,
             wal_path,
             options,
-            writer: Mutex::new(writer),
+            writer,
             duplicates_ignored: AtomicU64::new(0),
+            indexer,
         })
     }
 
@@ -92,6 +97,9 @@ impl Store {
     pub fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         let outcome = write::write_batch(&mut self.writer(), batch, self.options.max_linked_events)?;
         self.duplicates_ignored.fetch_add(outcome.duplicates_ignored, Ordering::Relaxed);
+        if outcome.events_inserted > 0 {
+            self.indexer.wake();
+        }
         Ok(())
     }
 
@@ -107,8 +115,12 @@ impl Store {
     }
 
     /// Newest first (`time_ms`, then insertion order). `q` is an FTS5 query over `raw`
-    /// (at most 2 KiB; blank means none).
+    /// (at most 2 KiB; blank means none). A full-text query first indexes the events
+    /// the background indexer has not reached yet, so it sees every committed event.
     pub fn events(&self, query: &EventQuery) -> Result<Page<EventRow>, StoreError> {
+        if query.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
+            fts::index_all(&self.writer)?;
+        }
         query::events(&*self.readers.get()?, query)
     }
 

@@ -116,6 +116,9 @@ fn delete_chunk(
     let deleted = tx.prepare_cached(sql)?.execute(params)?;
     if deleted > 0 {
         adjust_total(&tx, total, -(deleted as i64))?;
+        if total == "events" {
+            crate::fts::clamp_progress(&tx)?;
+        }
     }
     tx.commit()?;
     Ok(deleted as u64)

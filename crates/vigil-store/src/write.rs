@@ -24,10 +24,6 @@ pub(crate) fn write_batch(
         return Ok(outcome);
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Events go last: once FTS5 holds pending terms, any statement that opens a
-    // statement savepoint (an UPDATE, an upsert) makes it flush them to a new segment.
-    // Everything before the events leaves FTS5 untouched, and the totals update after
-    // them flushes once, as the commit would anyway.
     for change in &batch.alerts {
         match change {
             AlertChange::New(alert) => {
@@ -54,13 +50,12 @@ fn insert_events(tx: &Transaction<'_>, events: &[NewEvent], outcome: &mut WriteO
         return Ok(());
     }
     // ON CONFLICT on event_id only: an at-least-once replay is skipped, while any other
-    // constraint failure still fails the batch. A skipped row gets no FTS row.
+    // constraint failure still fails the batch.
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (event_id, time_ms, received_ms, source, origin, class_uid, host, src_ip, user, ocsf, raw)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (event_id) DO NOTHING",
     )?;
-    let mut index_text = tx.prepare_cached("INSERT INTO events_fts (rowid, raw) VALUES (?1, ?2)")?;
     for event in events {
         let inserted = insert.execute(params![
             event.event_id,
@@ -75,10 +70,10 @@ fn insert_events(tx: &Transaction<'_>, events: &[NewEvent], outcome: &mut WriteO
             event.ocsf,
             event.raw,
         ])?;
+        // Full-text indexing happens later, off this transaction (fts.rs).
         if inserted == 0 {
             outcome.duplicates_ignored += 1;
         } else {
-            index_text.execute(params![tx.last_insert_rowid(), event.raw])?;
             outcome.events_inserted += 1;
         }
     }

@@ -111,11 +111,12 @@ fn duplicate_event_ids_are_ignored_and_counted() {
 
     assert_eq!(store.duplicates_ignored(), 2);
     assert_eq!(store.counts().unwrap().0, 3);
-    assert_eq!(fts_rows(dir.path()), 3, "one full-text row per stored event");
-    // The first write stands, and its full-text row is not doubled.
+    // The first write stands, and its full-text row is not doubled (the search indexes
+    // whatever the background indexer has not reached yet).
     assert_eq!(store.event("e-2").unwrap().unwrap().time_ms, 2_000);
     let found = store.events(&EventQuery { q: Some("different".into()), ..EventQuery::default() }).unwrap();
     assert!(found.items.is_empty());
+    assert_eq!(fts_rows(dir.path()), 3, "one full-text row per stored event");
     let all = store.events(&EventQuery::default()).unwrap();
     assert_eq!(all.items.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e-3", "e-2", "e-1"]);
 }
@@ -258,4 +259,96 @@ fn reopening_keeps_data_and_checkpoints() {
     store.write_batch(&events_batch(events("e", 12, 1_000))).unwrap();
     assert_eq!(store.counts().unwrap().0, 12);
     assert_eq!(store.duplicates_ignored(), 10, "the counter starts at zero on open");
+}
+
+#[test]
+fn the_background_indexer_catches_up_without_a_search() {
+    let (dir, store) = open();
+    store.write_batch(&events_batch(events("bg", 50, 1_000))).unwrap();
+    // Polls (not a timing assertion): the indexer runs every 100 ms or when woken.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fts_rows(dir.path()) < 50 {
+        assert!(std::time::Instant::now() < deadline, "the indexer never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(fts_rows(dir.path()), 50);
+}
+
+#[test]
+fn a_search_sees_every_committed_event_at_once() {
+    let (_dir, store) = open();
+    for round in 0..5 {
+        let mut e = event(&format!("s-{round}"), 1_000 + round);
+        e.raw = format!("needle{round} in a haystack");
+        store.write_batch(&events_batch(vec![e])).unwrap();
+        let q = Some(format!("needle{round}"));
+        let found = store.events(&EventQuery { q, ..EventQuery::default() }).unwrap();
+        assert_eq!(found.items.len(), 1, "round {round}");
+    }
+}
+
+#[test]
+fn a_reused_event_id_after_retention_is_still_indexed() {
+    let (dir, store) = open();
+    let mut old = event("late-but-newest", 10);
+    old.raw = "oldrecord".into();
+    store.write_batch(&events_batch(vec![event("a", 5_000), old])).unwrap();
+    // Indexes both; the newest row (highest id) is the oldest by time.
+    assert_eq!(
+        store.events(&EventQuery { q: Some("oldrecord".into()), ..EventQuery::default() }).unwrap().items.len(),
+        1
+    );
+    let report =
+        store.apply_retention(&vigil_store::Retention { max_age_ms: Some(1_000), max_bytes: None }, 2_000).unwrap();
+    assert_eq!(report.events_deleted, 1);
+    // SQLite gives the deleted row's id to the next insert.
+    let mut next = event("b", 6_000);
+    next.raw = "freshrecord".into();
+    store.write_batch(&events_batch(vec![next])).unwrap();
+    let found = store.events(&EventQuery { q: Some("freshrecord".into()), ..EventQuery::default() }).unwrap();
+    assert_eq!(found.items.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert!(store
+        .events(&EventQuery { q: Some("oldrecord".into()), ..EventQuery::default() })
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(fts_rows(dir.path()), 2);
+}
+
+/// A store written by the previous schema (version 3, every event indexed by the
+/// writer) upgrades without indexing its events twice.
+#[test]
+fn a_version_3_store_upgrades_with_its_index_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let mut e = event("v3", 1_000);
+        e.raw = "legacyrecord".into();
+        store.write_batch(&events_batch(vec![e])).unwrap();
+        store.events(&EventQuery { q: Some("legacyrecord".into()), ..EventQuery::default() }).unwrap();
+    }
+    {
+        // Back to what version 3 looked like: no progress table, the unconditional trigger.
+        let conn = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+        conn.execute_batch(
+            "DROP TABLE fts_progress;
+             DROP TRIGGER events_fts_delete;
+             CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+                 DELETE FROM events_fts WHERE rowid = old.id;
+             END;
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let found = store.events(&EventQuery { q: Some("legacyrecord".into()), ..EventQuery::default() }).unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(fts_rows(dir.path()), 1, "not indexed a second time");
+    let mut e = event("v4", 2_000);
+    e.raw = "newrecord".into();
+    store.write_batch(&events_batch(vec![e])).unwrap();
+    assert_eq!(
+        store.events(&EventQuery { q: Some("newrecord".into()), ..EventQuery::default() }).unwrap().items.len(),
+        1
+    );
 }

@@ -64,6 +64,7 @@ impl Daemon {
                 },
                 correlation_lateness_ms: config.detect.correlation_lateness.as_millis() as i64,
                 default_logsource: config.detect.default_logsource.as_deref().map(LogSource::from_path),
+                commit_interval: config.store.commit_interval,
                 ..PipelineConfig::default()
             },
             Arc::clone(&metrics),

@@ -83,6 +83,10 @@ pub struct StoreConfig {
     /// How often retention runs.
     #[serde(with = "humantime")]
     pub retention_interval: Duration,
+    /// Pending events are committed (with their alerts) at least this often; the
+    /// upper bound of the store's share of event → alert latency.
+    #[serde(with = "humantime")]
+    pub commit_interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -194,6 +198,7 @@ impl Default for StoreConfig {
             retention_max_age: Some(Duration::from_secs(7 * 24 * 3600)),
             retention_max_bytes: Some(10 * 1024 * 1024 * 1024),
             retention_interval: Duration::from_secs(300),
+            commit_interval: Duration::from_millis(10),
         }
     }
 }

@@ -107,6 +107,7 @@ pub const STORE: &[Field] = &[
     optional("retention_max_age", Kind::OptDuration),
     optional("retention_max_bytes", Kind::OptSize),
     optional("retention_interval", duration(ONE_SECOND, THIRTY_DAYS)),
+    optional("commit_interval", duration(ONE_MS, ONE_SECOND)),
 ];
 
 pub const RULES: &[Field] = &[
