@@ -174,16 +174,25 @@ impl Doc {
     fn key_str(&self, key: &Key) -> &str {
         match *key {
             Key::Static(s) => s,
-            Key::Arena(start, len) => &self.text[start as usize..(start + len) as usize],
+            Key::Arena(start, len) => self.span(start, len),
         }
+    }
+
+    /// The arena text at `start`, `len` (computed in `usize`: no wrap-around).
+    fn span(&self, start: u32, len: u32) -> &str {
+        let start = start as usize;
+        &self.text[start..start + len as usize]
     }
 
     fn push_text(&mut self, s: &str) -> (u32, u32) {
         let start = self.text.len();
         self.text.push_str(s);
-        // The arena is bounded by the record it was built from (records are capped far
-        // below 4 GiB); saturate rather than wrap if that ever failed to hold.
-        (u32::try_from(start).unwrap_or(u32::MAX), u32::try_from(s.len()).unwrap_or(u32::MAX))
+        // The arena holds copies of one record's values, and every input path caps a
+        // record far below 4 GiB (Tetragon 16 MiB, ingest bodies and lines less).
+        (
+            u32::try_from(start).expect("a document's text is under 4 GiB"),
+            u32::try_from(s.len()).expect("a document's text is under 4 GiB"),
+        )
     }
 
     fn members(&self, obj: Obj) -> (u32, u32) {
@@ -270,7 +279,10 @@ impl Doc {
             self.text.push_str(part);
         }
         let len = self.text.len() - start;
-        let slot = Slot::Str(u32::try_from(start).unwrap_or(u32::MAX), u32::try_from(len).unwrap_or(u32::MAX));
+        let slot = Slot::Str(
+            u32::try_from(start).expect("a document's text is under 4 GiB"),
+            u32::try_from(len).expect("a document's text is under 4 GiB"),
+        );
         self.store(obj, key, slot);
     }
 
@@ -388,7 +400,7 @@ impl Doc {
             Slot::U64(n) => Field::U64(*n),
             Slot::I64(n) => Field::I64(*n),
             Slot::F64(n) => Field::F64(*n),
-            Slot::Str(start, len) => Field::Str(&self.text[*start as usize..(*start + *len) as usize]),
+            Slot::Str(start, len) => Field::Str(self.span(*start, *len)),
             Slot::Json(i) => Field::Json(&self.values[*i as usize]),
             Slot::Object(..) => Field::Object(Obj(at)),
         }
@@ -461,7 +473,7 @@ impl Doc {
             Slot::U64(n) => Value::from(*n),
             Slot::I64(n) => Value::from(*n),
             Slot::F64(n) => Value::from(*n),
-            Slot::Str(start, len) => Value::String(self.text[*start as usize..(*start + *len) as usize].to_owned()),
+            Slot::Str(start, len) => Value::String(self.span(*start, *len).to_owned()),
             Slot::Json(i) => self.values[*i as usize].clone(),
             Slot::Object(..) => Value::Object(self.map_of(Obj(at))),
         }
@@ -531,9 +543,7 @@ impl Serialize for SlotRef<'_> {
             Slot::U64(n) => serializer.serialize_u64(*n),
             Slot::I64(n) => serializer.serialize_i64(*n),
             Slot::F64(n) => serializer.serialize_f64(*n),
-            Slot::Str(start, len) => {
-                serializer.serialize_str(&self.doc.text[*start as usize..(*start + *len) as usize])
-            }
+            Slot::Str(start, len) => serializer.serialize_str(self.doc.span(*start, *len)),
             Slot::Json(i) => self.doc.values[*i as usize].serialize(serializer),
             Slot::Object(..) => ObjectRef { doc: self.doc, obj: Obj(self.at) }.serialize(serializer),
         }
