@@ -498,18 +498,9 @@ impl Doc {
 
     /// The compact JSON text of the document.
     pub fn to_json_string(&self) -> String {
-        let mut out = Vec::with_capacity(self.text.len() + self.nodes.len() * 16 + 16);
-        self.write_json(&mut out);
-        // serde_json writes valid UTF-8.
-        String::from_utf8(out).expect("JSON is UTF-8")
-    }
-
-    /// Appends the compact JSON text of the document to `out`.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut ser = serde_json::Serializer::new(out);
-        // Writing into a Vec cannot fail, and every value is serializable (floats that
-        // are not finite were stored as null).
-        self.serialize(&mut ser).expect("a Doc serializes");
+        // Every value is serializable (floats that are not finite were stored as null),
+        // and serde_json's own string writer skips a second UTF-8 check.
+        serde_json::to_string(self).expect("a Doc serializes")
     }
 }
 

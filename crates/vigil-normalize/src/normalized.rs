@@ -45,13 +45,6 @@ impl Normalized {
     /// spliced in as text, not re-serialized. Taxonomy fields come first; on a name
     /// clash the Sigma evaluator sees both values.
     pub fn sigma_json(&self) -> String {
-        let mut out = String::new();
-        self.write_sigma_json(&mut out);
-        out
-    }
-
-    /// [`Normalized::sigma_json`] into a caller's buffer (appended).
-    pub fn write_sigma_json(&self, out: &mut String) {
         let members = match &self.raw {
             RawRecord::Json(raw) => {
                 let inner = raw.trim();
@@ -59,25 +52,20 @@ impl Normalized {
             }
             RawRecord::Text(_) => None,
         };
-        if let (Some(members), true) = (members, self.sigma.is_empty()) {
-            out.reserve(members.len() + 2);
-            out.push('{');
-            out.push_str(members);
-            out.push('}');
-            return;
+        match members {
+            Some(members) if self.sigma.is_empty() => format!("{{{members}}}"),
+            Some(members) => {
+                let taxonomy = self.sigma.to_json_string();
+                // The taxonomy object's closing brace gives way to the raw members.
+                let mut out = String::with_capacity(taxonomy.len() + members.len() + 1);
+                out.push_str(&taxonomy[..taxonomy.len() - 1]);
+                out.push(',');
+                out.push_str(members);
+                out.push('}');
+                out
+            }
+            None => self.sigma.to_json_string(),
         }
-        let mut bytes = std::mem::take(out).into_bytes();
-        bytes.reserve(members.map_or(0, str::len) + 256);
-        self.sigma.write_json(&mut bytes);
-        if let Some(members) = members {
-            // Replace the taxonomy object's closing brace by the raw members.
-            bytes.pop();
-            bytes.push(b',');
-            bytes.extend_from_slice(members.as_bytes());
-            bytes.push(b'}');
-        }
-        // Both parts are UTF-8 (JSON text from serde_json and from a `&str`).
-        *out = String::from_utf8(bytes).expect("UTF-8 JSON");
     }
 
     /// The OCSF object with the raw record attached as `raw_data` — the form Vigil

@@ -7,7 +7,7 @@
 //! and puts the rest under `unmapped.k8s` (`cluster`, `namespace`, `pod`, `workload`,
 //! `workload_kind`, `node`) — see [`k8s_context`].
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::doc::{Doc, DocValue, Obj};
 use vigil_event::Timestamp;
@@ -272,19 +272,12 @@ pub fn basename(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-/// An OCSF `network_endpoint` (`src_endpoint` / `dst_endpoint`).
+/// An OCSF `network_endpoint` (`src_endpoint` / `dst_endpoint`) as a value, for decoders
+/// that build objects as values.
 pub fn endpoint(ip: Option<&str>, port: Option<u64>, hostname: Option<&str>) -> Value {
-    let mut m = Map::new();
-    if let Some(ip) = ip {
-        m.insert("ip".into(), ip.into());
-    }
-    if let Some(port) = port {
-        m.insert("port".into(), port.into());
-    }
-    if let Some(h) = hostname {
-        m.insert("hostname".into(), h.into());
-    }
-    Value::Object(m)
+    let mut doc = Doc::with_capacity(4, 64);
+    put_endpoint(&mut doc, Doc::ROOT, ip, port, hostname);
+    Value::Object(doc.to_map())
 }
 
 /// Writes an OCSF `network_endpoint` under `key` of the event (nothing when all parts
@@ -294,6 +287,11 @@ pub fn write_endpoint(doc: &mut Doc, key: &'static str, ip: Option<&str>, port: 
         return;
     }
     let obj = doc.object(Doc::ROOT, key);
+    put_endpoint(doc, obj, ip, port, hostname);
+}
+
+/// The endpoint's attributes, in OCSF order, into `obj`.
+fn put_endpoint(doc: &mut Doc, obj: Obj, ip: Option<&str>, port: Option<u64>, hostname: Option<&str>) {
     doc.put(obj, "ip", ip);
     doc.put(obj, "port", port);
     doc.put(obj, "hostname", hostname);
