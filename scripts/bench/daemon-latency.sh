@@ -4,6 +4,7 @@
 # POSTed to /events in batches at `rate` events/s, each stamped with its send time; the
 # store's alerts table polled every millisecond. See daemon_latency.py for the method.
 # Usage: scripts/bench/daemon-latency.sh [rate] [seconds] [batch]   (build with --release first)
+# PERF_PREFIX="perf record -g -o FILE" profiles the daemon during the run.
 set -u
 cd "$(dirname "$0")/../.."
 vigil=${VIGIL_BIN:-target/release/vigil}
@@ -13,7 +14,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $vigil generate --fast --rate 20000 --duration 2 --out-dir "$work/logs" 2>/dev/null
 port=18084; token=benchbenchbenchbench
 VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=$token \
-  VIGIL_DETECT_AGGREGATION_WINDOW=0s $vigil run 2>"$work/daemon.err" &
+  VIGIL_DETECT_AGGREGATION_WINDOW=0s ${PERF_PREFIX:-} $vigil run 2>"$work/daemon.err" &
 pid=$!
 until curl -s 127.0.0.1:$port/healthz >/dev/null; do sleep 0.1; done
 # The first 2 s are warm-up (caches, first B-tree pages) and not counted.

@@ -2,6 +2,7 @@
 //! aggregation counters, dead letters, and source checkpoints — written in one SQLite
 //! transaction per batch, so a checkpoint never gets ahead of the data it covers.
 
+mod checkpoint;
 mod cursor;
 mod feed;
 mod fts;
@@ -32,6 +33,8 @@ use crate::pool::{lock, ReaderPool};
 /// The database file inside the store's directory.
 pub const DB_FILE_NAME: &str = "vigil.db";
 
+pub use fts::FTS_FILE_NAME;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,33 +61,49 @@ impl Default for StoreOptions {
 }
 
 /// The store. `Send + Sync`: one writer connection behind a mutex; reads use a small
-/// pool of read-only connections, which WAL lets run while the writer commits.
+/// pool of read-only connections, which WAL lets run while the writer commits. The
+/// full-text index is a second file with its own connection (fts.rs), and WAL
+/// checkpoints run in a thread of their own (checkpoint.rs).
 pub struct Store {
     db_path: PathBuf,
     wal_path: PathBuf,
+    fts_path: PathBuf,
     options: StoreOptions,
     writer: Arc<Mutex<Connection>>,
     readers: ReaderPool,
     duplicates_ignored: AtomicU64,
-    /// Declared last: dropped (stopped and joined) after nothing else needs the writer.
+    fts: Arc<fts::FtsIndex>,
+    /// Declared after the connections it uses: dropped (stopped and joined) first.
+    _checkpointer: checkpoint::Checkpointer,
+    /// Declared last: dropped (stopped and joined) after nothing else needs the index.
     indexer: fts::Indexer,
 }
 
 impl Store {
-    /// Opens (creating when absent) `dir/vigil.db` in WAL mode and migrates the schema.
+    /// Opens (creating when absent) `dir/vigil.db` in WAL mode and migrates the schema,
+    /// and the full-text index `dir/vigil-fts.db` beside it.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let db_path = dir.join(DB_FILE_NAME);
         let wal_path = dir.join(format!("{DB_FILE_NAME}-wal"));
-        let writer = Arc::new(Mutex::new(schema::open_writer(&db_path)?));
-        let indexer = fts::Indexer::start(Arc::clone(&writer))?;
+        let fts_path = dir.join(FTS_FILE_NAME);
+        let writer = schema::open_writer(&db_path)?;
+        let fts = Arc::new(fts::FtsIndex::open(&fts_path, &db_path)?);
+        // Repairs an index that got ahead of the events (fts.rs): nothing writes yet.
+        fts.reconcile(query::max_event_id(&writer)?)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer = checkpoint::Checkpointer::start(&db_path, Arc::clone(&writer))?;
+        let indexer = fts::Indexer::start(Arc::clone(&fts))?;
         Ok(Store {
-            readers: ReaderPool::new(db_path.clone()),
+            readers: ReaderPool::new(db_path.clone(), fts_path.clone()),
             db_path,
             wal_path,
+            fts_path,
             options,
             writer,
             duplicates_ignored: AtomicU64::new(0),
+            fts,
+            _checkpointer: checkpointer,
             indexer,
         })
     }
@@ -119,7 +138,7 @@ impl Store {
     /// the background indexer has not reached yet, so it sees every committed event.
     pub fn events(&self, query: &EventQuery) -> Result<Page<EventRow>, StoreError> {
         if query.q.as_deref().is_some_and(|q| !q.trim().is_empty()) {
-            fts::index_all(&self.writer)?;
+            self.fts.index_all()?;
         }
         query::events(&*self.readers.get()?, query)
     }
@@ -185,9 +204,16 @@ impl Store {
         query::counts(&*self.readers.get()?)
     }
 
-    /// Size of the database files on disk (main + WAL).
+    /// Size of the store's files on disk: the database and the full-text index, each
+    /// with its WAL.
     pub fn size_bytes(&self) -> Result<u64, StoreError> {
-        Ok(file_len(&self.db_path)? + file_len(&self.wal_path)?)
+        let fts_wal = self.fts_path.with_file_name(format!("{FTS_FILE_NAME}-wal"));
+        Ok(file_len(&self.db_path)? + file_len(&self.wal_path)? + file_len(&self.fts_path)? + file_len(&fts_wal)?)
+    }
+
+    /// The full-text index; used by retention.
+    pub(crate) fn fts(&self) -> &fts::FtsIndex {
+        &self.fts
     }
 
     /// The writer connection; also used by retention.
@@ -248,11 +274,11 @@ mod tests {
     }
 
     #[test]
-    fn size_counts_the_database_and_its_wal() {
+    fn size_counts_both_databases_and_their_wals() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         store.write_batch(&WriteBatch { events: vec![event("e", 1)], ..WriteBatch::default() }).unwrap();
-        let on_disk = ["vigil.db", "vigil.db-wal"]
+        let on_disk = ["vigil.db", "vigil.db-wal", "vigil-fts.db", "vigil-fts.db-wal"]
             .iter()
             .map(|name| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0))
             .sum::<u64>();

@@ -65,8 +65,10 @@ pub(crate) fn events(conn: &Connection, query: &EventQuery) -> Result<Page<Event
         filter.add("user = ?", [Value::Text(user.clone())]);
     }
     if let Some(fts_query) = fts_query {
-        filter
-            .add("id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", [Value::Text(fts_query.to_string())]);
+        filter.add(
+            "id IN (SELECT rowid FROM fts.events_fts WHERE events_fts MATCH ?)",
+            [Value::Text(fts_query.to_string())],
+        );
     }
     if let Some(cursor) = cursor {
         // The first term gives the planner a range on the time index; the second breaks ties.
@@ -193,6 +195,11 @@ pub(crate) fn checkpoints(conn: &Connection) -> Result<Vec<Checkpoint>, StoreErr
 }
 
 /// (events, alerts, dead letters), from the counters the writer keeps.
+/// The highest event id stored (0 when none).
+pub(crate) fn max_event_id(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.prepare_cached("SELECT coalesce(max(id), 0) FROM events")?.query_row([], |row| row.get(0))?)
+}
+
 pub(crate) fn counts(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
     let mut select = conn.prepare_cached("SELECT name, n FROM totals")?;
     let mut counts = (0, 0, 0);

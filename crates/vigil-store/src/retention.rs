@@ -2,7 +2,8 @@
 //! and give the freed pages back to the file system.
 //!
 //! Deletions run in transactions of [`DELETE_CHUNK`] rows, taking the writer's mutex
-//! for each one only, so ingestion carries on between them.
+//! for each one only, so ingestion carries on between them. The full-text rows of a
+//! chunk of events go first, from the index's own file (fts.rs says why in that order).
 
 use rusqlite::{params, Connection};
 
@@ -22,7 +23,7 @@ pub(crate) fn apply_retention(store: &Store, policy: &Retention, now_ms: i64) ->
         report.dead_letters_deleted += delete_dead_letters_before(store, cutoff_ms)?;
     }
     if report.events_deleted + report.dead_letters_deleted > 0 || policy.max_bytes.is_some() {
-        reclaim_space(&store.writer())?;
+        reclaim_space(store)?;
     }
     if let Some(max_bytes) = policy.max_bytes {
         report.events_deleted += shrink_to(store, max_bytes)?;
@@ -34,11 +35,10 @@ pub(crate) fn apply_retention(store: &Store, policy: &Retention, now_ms: i64) ->
 fn delete_events_before(store: &Store, cutoff_ms: i64) -> Result<u64, StoreError> {
     let mut deleted = 0;
     loop {
-        let chunk = delete_chunk(
-            &mut store.writer(),
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
+        let chunk = delete_events(
+            store,
+            "SELECT id FROM events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2",
             params![cutoff_ms, DELETE_CHUNK],
-            "events",
         )?;
         deleted += chunk;
         if chunk < DELETE_CHUNK as u64 {
@@ -85,11 +85,10 @@ fn shrink_to(store: &Store, max_bytes: u64) -> Result<u64, StoreError> {
         let mut remaining = estimate.max(events / 100).clamp(1, events);
         let mut round_deleted = 0;
         while remaining > 0 {
-            let chunk = delete_chunk(
-                &mut store.writer(),
-                "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY time_ms, id LIMIT ?1)",
+            let chunk = delete_events(
+                store,
+                "SELECT id FROM events ORDER BY time_ms, id LIMIT ?1",
                 params![remaining.min(DELETE_CHUNK as u64) as i64],
-                "events",
             )?;
             if chunk == 0 {
                 break;
@@ -98,10 +97,44 @@ fn shrink_to(store: &Store, max_bytes: u64) -> Result<u64, StoreError> {
             remaining = remaining.saturating_sub(chunk);
         }
         deleted += round_deleted;
-        if round_deleted == 0 || !reclaim_space(&store.writer())? {
+        if round_deleted == 0 || !reclaim_space(store)? {
             return Ok(deleted);
         }
     }
+}
+
+/// Deletes the events `select` picks (at most a chunk): their full-text rows first,
+/// then the events in one transaction, and — with the writer's mutex still held, so no
+/// new event can take a freed id meanwhile — the index is brought back under the
+/// highest id left.
+fn delete_events(store: &Store, select: &str, params: impl rusqlite::Params) -> Result<u64, StoreError> {
+    let ids: Vec<i64> = {
+        let writer = store.writer();
+        let mut statement = writer.prepare_cached(select)?;
+        let rows = statement.query_map(params, |row| row.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    store.fts().delete_rows(&ids)?;
+    let mut writer = store.writer();
+    let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut deleted = 0;
+    {
+        let mut delete = tx.prepare_cached("DELETE FROM events WHERE id = ?1")?;
+        for id in &ids {
+            deleted += delete.execute([id])?;
+        }
+    }
+    if deleted > 0 {
+        adjust_total(&tx, "events", -(deleted as i64))?;
+    }
+    let max_id = crate::query::max_event_id(&tx)?;
+    tx.commit()?;
+    store.fts().reconcile(max_id)?;
+    drop(writer);
+    Ok(deleted as u64)
 }
 
 /// One DELETE in its own transaction, keeping the `totals` counter in step.
@@ -112,29 +145,28 @@ fn delete_chunk(
     total: &str,
 ) -> Result<u64, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    // changes() counts the DELETE's own rows, not the FTS rows its trigger removes.
     let deleted = tx.prepare_cached(sql)?.execute(params)?;
     if deleted > 0 {
         adjust_total(&tx, total, -(deleted as i64))?;
-        if total == "events" {
-            crate::fts::clamp_progress(&tx)?;
-        }
     }
     tx.commit()?;
     Ok(deleted as u64)
 }
 
-/// Returns free pages to the file system and folds the WAL back into the database.
-/// False when readers kept the checkpoint from completing. (FTS5 needs no help here:
-/// with `contentless_delete` it rewrites segments once enough of their rows are gone.)
-fn reclaim_space(conn: &Connection) -> Result<bool, StoreError> {
-    drain(conn, "PRAGMA incremental_vacuum")?;
+/// Returns free pages to the file system and folds the WALs back into the databases.
+/// False when readers kept the event database's checkpoint from completing. (FTS5
+/// needs no help here: with `contentless_delete` it rewrites segments once enough of
+/// their rows are gone.)
+fn reclaim_space(store: &Store) -> Result<bool, StoreError> {
+    store.fts().reclaim_space()?;
+    let conn = store.writer();
+    drain(&conn, "PRAGMA incremental_vacuum")?;
     let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
     Ok(busy == 0)
 }
 
 /// Steps a statement to completion, whatever rows it returns.
-fn drain(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+pub(crate) fn drain(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     let mut statement = conn.prepare(sql)?;
     let mut rows = statement.query([])?;
     while rows.next()?.is_some() {}

@@ -14,7 +14,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const STATEMENT_CACHE: usize = 64;
 
 /// Migrations, in order; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, crate::honeypot::HONEYPOT_MIGRATION, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, crate::honeypot::HONEYPOT_MIGRATION, MIGRATION_4, MIGRATION_5];
 
 /// The version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -71,6 +71,14 @@ CREATE TRIGGER events_fts_delete AFTER DELETE ON events
 WHEN old.id <= (SELECT indexed_to FROM fts_progress) BEGIN
     DELETE FROM events_fts WHERE rowid = old.id;
 END;
+"#;
+
+/// The full-text index moves to a file of its own (`fts.rs` says why); it is rebuilt
+/// there by the background indexer, from the first event.
+const MIGRATION_5: &str = r#"
+DROP TRIGGER IF EXISTS events_fts_delete;
+DROP TABLE IF EXISTS events_fts;
+DROP TABLE IF EXISTS fts_progress;
 "#;
 
 const MIGRATION_1: &str = r#"
@@ -193,27 +201,72 @@ pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Io(std::io::Error::other(format!("cannot switch the store to WAL (mode is {mode})"))));
     }
-    // wal_autocheckpoint is in pages: 64 MiB of WAL between checkpoints, so a page
-    // rewritten by many batches reaches the database file once per checkpoint.
+    // No automatic checkpoints: SQLite would run them inside whichever commit crosses
+    // the threshold, copying up to the whole WAL into the database and syncing it while
+    // the pipeline waits for that commit. The store's checkpointer thread does it beside
+    // the writer instead (checkpoint.rs).
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -32768;
          PRAGMA journal_size_limit = 67108864;
-         PRAGMA wal_autocheckpoint = 4096;",
+         PRAGMA wal_autocheckpoint = 0;",
     )?;
     migrate(&mut conn)?;
     Ok(conn)
 }
 
+/// A second read-write connection to the event database, for the checkpointer: WAL
+/// checkpoints run on it without the writer's mutex.
+pub(crate) fn open_checkpointer(db_path: &Path) -> Result<Connection, StoreError> {
+    let conn =
+        Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")?;
+    Ok(conn)
+}
+
+/// The full-text index file (fts.rs): WAL, `synchronous=NORMAL` like the event
+/// database; its own automatic checkpoints are fine, they run in the indexer's thread.
+pub(crate) fn open_index_file(fts_path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        fts_path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    if is_fresh(&conn)? {
+        conn.execute_batch("PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(std::io::Error::other(format!(
+            "cannot switch the full-text index to WAL (mode is {mode})"
+        ))));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16384;
+         PRAGMA journal_size_limit = 67108864;",
+    )?;
+    Ok(conn)
+}
+
 /// A reader: read-only, so it can never take the write lock; WAL lets it read while
 /// the writer commits.
-pub(crate) fn open_reader(db_path: &Path) -> Result<Connection, StoreError> {
+/// The full-text index is attached as `fts` (read-only too: a reader's attachments
+/// share its flags).
+pub(crate) fn open_reader(db_path: &Path, fts_path: &Path) -> Result<Connection, StoreError> {
     let conn =
         Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;")?;
+    let fts = fts_path.to_str().ok_or_else(|| {
+        StoreError::Io(std::io::Error::other(format!("store path {} is not UTF-8", fts_path.display())))
+    })?;
+    conn.execute("ATTACH DATABASE ?1 AS fts", [fts])?;
     Ok(conn)
 }
 

@@ -315,40 +315,79 @@ fn a_reused_event_id_after_retention_is_still_indexed() {
     assert_eq!(fts_rows(dir.path()), 2);
 }
 
-/// A store written by the previous schema (version 3, every event indexed by the
-/// writer) upgrades without indexing its events twice.
+/// A store written by schema version 4 (the full-text index inside `vigil.db`)
+/// upgrades: the old index is dropped and rebuilt, once, in its own file.
 #[test]
-fn a_version_3_store_upgrades_with_its_index_intact() {
+fn a_version_4_store_moves_its_index_to_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
-        let mut e = event("v3", 1_000);
+        let mut e = event("v4", 1_000);
         e.raw = "legacyrecord".into();
         store.write_batch(&events_batch(vec![e])).unwrap();
-        store.events(&EventQuery { q: Some("legacyrecord".into()), ..EventQuery::default() }).unwrap();
     }
     {
-        // Back to what version 3 looked like: no progress table, the unconditional trigger.
+        // Back to what version 4 looked like: the index and its progress in vigil.db.
+        std::fs::remove_file(dir.path().join("vigil-fts.db")).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("vigil-fts.db-wal"));
+        let _ = std::fs::remove_file(dir.path().join("vigil-fts.db-shm"));
         let conn = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
         conn.execute_batch(
-            "DROP TABLE fts_progress;
-             DROP TRIGGER events_fts_delete;
+            "CREATE VIRTUAL TABLE events_fts USING fts5(raw, content='', contentless_delete=1);
+             INSERT INTO events_fts (rowid, raw) SELECT id, raw FROM events;
+             CREATE TABLE fts_progress (only_row INTEGER PRIMARY KEY, indexed_to INTEGER NOT NULL);
+             INSERT INTO fts_progress VALUES (0, 1);
              CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
                  DELETE FROM events_fts WHERE rowid = old.id;
              END;
-             PRAGMA user_version = 3;",
+             PRAGMA user_version = 4;",
         )
         .unwrap();
     }
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let found = store.events(&EventQuery { q: Some("legacyrecord".into()), ..EventQuery::default() }).unwrap();
     assert_eq!(found.items.len(), 1);
-    assert_eq!(fts_rows(dir.path()), 1, "not indexed a second time");
-    let mut e = event("v4", 2_000);
+    assert_eq!(fts_rows(dir.path()), 1, "indexed once, in the index file");
+    let conn = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    let left: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'events_fts%' OR name = 'fts_progress'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the old index is gone from vigil.db");
+    let mut e = event("v5", 2_000);
     e.raw = "newrecord".into();
     store.write_batch(&events_batch(vec![e])).unwrap();
     assert_eq!(
         store.events(&EventQuery { q: Some("newrecord".into()), ..EventQuery::default() }).unwrap().items.len(),
         1
     );
+}
+
+/// An index file that is ahead of the events (a crash between retention's two steps,
+/// or an index left beside a new database) is cut back on open: no stale row can match
+/// an event that reuses its id.
+#[test]
+fn an_index_ahead_of_the_events_is_repaired_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let mut e = event("gone", 1_000);
+        e.raw = "staleword".into();
+        store.write_batch(&events_batch(vec![e])).unwrap();
+        store.events(&EventQuery { q: Some("staleword".into()), ..EventQuery::default() }).unwrap();
+    }
+    for name in ["vigil.db", "vigil.db-wal", "vigil.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(name));
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let mut e = event("fresh", 2_000);
+    e.raw = "freshword".into();
+    store.write_batch(&events_batch(vec![e])).unwrap();
+    let stale = store.events(&EventQuery { q: Some("staleword".into()), ..EventQuery::default() }).unwrap();
+    assert!(stale.items.is_empty(), "the new event 1 does not match the old event 1's text");
+    let fresh = store.events(&EventQuery { q: Some("freshword".into()), ..EventQuery::default() }).unwrap();
+    assert_eq!(fresh.items.len(), 1);
 }

@@ -80,7 +80,8 @@ pub fn checkpoint(key: &str, offset: u64, updated_ms: i64) -> Checkpoint {
 
 /// Rows in the full-text index, read straight from the file.
 pub fn fts_rows(dir: &std::path::Path) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(dir.join("vigil.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap();
+    let conn =
+        rusqlite::Connection::open_with_flags(dir.join("vigil-fts.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
     conn.query_row("SELECT count(*) FROM events_fts_docsize", [], |row| row.get(0)).unwrap()
 }
