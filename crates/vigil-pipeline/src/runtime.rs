@@ -332,7 +332,13 @@ impl<'a> Writer<'a> {
                 Err(RecvTimeoutError::Timeout) => self.advance_clock(),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let due = self.oldest_pending.is_some_and(|t| t.elapsed() >= self.config.commit_interval);
+            // A new alert is what someone is waiting for: commit it with the events
+            // pending now rather than at the end of the interval. Repeats (count
+            // updates) wait, so an alert storm that aggregation folds costs no extra
+            // commits.
+            self.stage.drain(&mut self.updates);
+            let new_alert = self.updates.iter().any(|u| matches!(u, AlertUpdate::New(_)));
+            let due = new_alert || self.oldest_pending.is_some_and(|t| t.elapsed() >= self.config.commit_interval);
             if self.pending.events.len() >= self.config.commit_max_events || due {
                 self.commit(false);
             }
@@ -408,7 +414,7 @@ impl<'a> Writer<'a> {
     }
 
     fn commit(&mut self, final_commit: bool) {
-        self.updates.clear();
+        // `updates` holds what run() drained already; add what came since.
         self.stage.drain(&mut self.updates);
         for update in self.updates.drain(..) {
             self.pending.alerts.push(match update {

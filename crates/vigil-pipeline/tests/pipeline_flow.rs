@@ -150,3 +150,53 @@ fn http_submissions_are_refused_when_the_pipeline_is_full_and_closed_after_shutd
     assert_eq!(report.events_stored, accepted, "every accepted event is stored");
     assert_eq!(submitter.submit("http", vec![record.to_string()]), Err(vigil_pipeline::submit::SubmitError::Closed));
 }
+
+#[test]
+fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
+    let pipeline = Pipeline::start(
+        rule_pack(),
+        Arc::clone(&store),
+        PipelineConfig {
+            workers: 1,
+            // Far longer than the test: only a new alert can make the batch due.
+            commit_interval: Duration::from_secs(3600),
+            aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
+            ..PipelineConfig::default()
+        },
+        Arc::new(Metrics::default()),
+    );
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+    let send = |sink: &mut Box<dyn vigil_pipeline::source::BatchSink>, texts: &[String], start: u64| {
+        sink.send(RawBatch { lines: lines(texts, start), bad: vec![], checkpoint: None }).unwrap();
+    };
+    let quiet =
+        vec!["Nov 24 10:00:00 web1 sshd[1000]: Accepted publickey for bob from 10.0.0.5 port 50000 ssh2".to_string()];
+    send(&mut sink, &quiet, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(store.counts().unwrap().0, 0, "an event that raises no alert waits for the commit interval");
+
+    let su = vec!["Nov 24 10:00:05 web1 su[4242]: (to root) alice on pts/0".to_string()];
+    send(&mut sink, &su, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.counts().unwrap().1 == 0 {
+        assert!(std::time::Instant::now() < deadline, "the new alert was not committed before the interval");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (events, alerts, _) = store.counts().unwrap();
+    assert_eq!((events, alerts), (2, 1), "the alert and every event pending with it are stored together");
+
+    // A repeat only updates the count: it waits for the interval (here: shutdown).
+    send(&mut sink, &su, 400);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(store.counts().unwrap().0, 2, "a repeat of an open alert does not force a commit");
+    sink.finish().unwrap();
+    drop(sink);
+    drop(factory);
+    let report = pipeline.shutdown();
+    assert_eq!(report.events_stored, 3);
+    let all = store.alerts(&AlertQuery::default()).unwrap().items;
+    assert_eq!((all.len(), all[0].count), (1, 2));
+}
