@@ -47,6 +47,10 @@ const MIN_SCANNED_LITERAL: usize = 3;
 
 pub type PatternId = u32;
 
+/// A field's exact-match literals: lower-cased value (as bytes, as the evaluator reads
+/// values lower-cased) → pattern ids.
+pub(crate) type ExactValues = FxHashMap<Box<[u8]>, Box<[PatternId]>>;
+
 /// A rule's condition, over items.
 #[derive(Debug, Clone)]
 pub(crate) enum Expr {
@@ -236,7 +240,7 @@ pub struct RuleSet {
     /// Per field: its automaton and automaton pattern index → global pattern id.
     pub(crate) automata: Vec<Option<(FieldAutomaton, Box<[PatternId]>)>>,
     /// Per field: exact-match literals (lower-cased value → pattern ids).
-    pub(crate) exact: Vec<FxHashMap<Box<str>, Box<[PatternId]>>>,
+    pub(crate) exact: Vec<ExactValues>,
     pub(crate) pattern_count: usize,
     /// Pattern id → rules for which it is a trigger.
     pub(crate) triggers: Vec<Box<[RuleIdx]>>,
@@ -474,7 +478,7 @@ impl<'p> Builder<'p> {
                 automata,
                 exact: std::mem::take(&mut self.exact_by_field)
                     .into_iter()
-                    .map(|m| m.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect())
+                    .map(|m| m.into_iter().map(|(k, v)| (k.into_boxed_bytes(), v.into_boxed_slice())).collect())
                     .collect(),
                 pattern_count,
                 triggers: triggers.into_iter().map(Vec::into_boxed_slice).collect(),

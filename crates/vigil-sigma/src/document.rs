@@ -10,52 +10,115 @@
 //! `Event.EventData.Image` → `Image`, `Event.System.Provider.#attributes.Name` →
 //! `Provider_Name`, `Event.UserData.<wrapper>.Param` → `Param`.
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
+
+mod fast;
+
+/// For the `document_fast_vs_serde` fuzz target: loads `json` with the fast walker and
+/// with the serde walker over a table of `names`, and describes any difference (see
+/// `fast::disagreement`). `Ok` tells whether the fast walker took the input.
+#[doc(hidden)]
+pub fn fast_walker_disagreement(names: &[&str], json: &str) -> Result<bool, String> {
+    let mut table = FieldTable::default();
+    for name in names {
+        table.intern(name);
+    }
+    fast::disagreement(&table, json)
+}
 
 /// Index of a field name in a [`FieldTable`].
 pub type FieldId = u32;
 
 /// The field names a rule set reads, interned.
+///
+/// Names are looked up lower-cased, once per key of every event, so the index is a
+/// small open-addressing table over the lower-cased names' bytes, with a hash that
+/// reads 8 bytes at a time (cheaper than a general-purpose map for keys of ~12 bytes).
 #[derive(Debug, Default, Clone)]
 pub struct FieldTable {
-    ids: FxHashMap<Box<str>, FieldId>,
     names: Vec<String>,
+    /// Per field: its lower-cased name and that name's [`name_hash`].
+    lower: Vec<(Box<[u8]>, u64)>,
+    /// Field id + 1 (0: free), at the slot of its hash, or after it (linear probing).
+    /// A power of two at least twice the number of fields; empty without fields.
+    slots: Vec<u32>,
     /// Lower-cased proper prefixes of dotted names: objects at these paths must be
     /// descended into.
-    prefixes: FxHashSet<Box<str>>,
+    prefixes: FxHashSet<Box<[u8]>>,
 }
 
 impl FieldTable {
     pub fn intern(&mut self, name: &str) -> FieldId {
         let key = name.to_ascii_lowercase();
-        if let Some(id) = self.ids.get(key.as_str()) {
-            return *id;
+        if let Some(id) = self.get_lower(key.as_bytes()) {
+            return id;
         }
         let id = self.names.len() as FieldId;
         let mut end = 0;
         while let Some(dot) = key[end..].find('.') {
             end += dot;
-            self.prefixes.insert(key[..end].into());
+            self.prefixes.insert(key.as_bytes()[..end].into());
             end += 1;
         }
-        self.ids.insert(key.into_boxed_str(), id);
+        let hash = name_hash(key.as_bytes());
+        self.lower.push((key.into_bytes().into_boxed_slice(), hash));
         self.names.push(name.to_string());
+        if self.slots.len() < 2 * self.lower.len() {
+            let size = (2 * self.lower.len()).next_power_of_two().max(16);
+            self.slots = vec![0; size];
+            for (i, (_, h)) in self.lower.iter().enumerate() {
+                Self::place(&mut self.slots, *h, i as FieldId);
+            }
+        } else {
+            Self::place(&mut self.slots, hash, id);
+        }
         id
+    }
+
+    fn place(slots: &mut [u32], hash: u64, id: FieldId) {
+        let mask = slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        slots[i] = id + 1;
     }
 
     pub fn get(&self, name: &str) -> Option<FieldId> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.ids.get(name.to_ascii_lowercase().as_str()).copied()
+            self.get_lower(name.to_ascii_lowercase().as_bytes())
         } else {
-            self.ids.get(name).copied()
+            self.get_lower(name.as_bytes())
         }
     }
 
     /// Lookup of an already lower-cased name.
-    fn get_lower(&self, lower: &str) -> Option<FieldId> {
-        self.ids.get(lower).copied()
+    #[inline]
+    fn get_lower(&self, lower: &[u8]) -> Option<FieldId> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let hash = name_hash(lower);
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return None;
+            }
+            let (name, h) = &self.lower[slot as usize - 1];
+            if *h == hash && same_bytes(name, lower) {
+                return Some(slot - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Whether objects at this lower-cased path hold fields (`a` for `a.b`).
+    fn is_prefix(&self, lower: &[u8]) -> bool {
+        !self.prefixes.is_empty() && self.prefixes.contains(lower)
     }
 
     pub fn name(&self, id: FieldId) -> &str {
@@ -69,6 +132,83 @@ impl FieldTable {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// `a == b` for short slices (field names), without a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 <= n {
+            if word(a, at) != word(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        // The last 8 bytes, overlapping what was compared.
+        word(a, n - 8) == word(b, n - 8)
+    } else if n >= 4 {
+        half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4)
+    } else {
+        a == b
+    }
+}
+
+/// ASCII-lower-cases `bytes` in place, 8 at a time.
+fn lower_ascii(bytes: &mut [u8]) {
+    let fold = |c: &mut [u8]| {
+        let w = crate::literals::fold8::<true>(u64::from_le_bytes((&*c).try_into().expect("8 bytes")));
+        c.copy_from_slice(&w.to_le_bytes());
+    };
+    let n = bytes.len();
+    let mut chunks = bytes.chunks_exact_mut(8);
+    for c in &mut chunks {
+        fold(c);
+    }
+    if !chunks.into_remainder().is_empty() {
+        if n >= 8 {
+            // Lower-casing twice changes nothing: redo the last 8 bytes.
+            fold(&mut bytes[n - 8..]);
+        } else {
+            bytes.make_ascii_lowercase();
+        }
+    }
+}
+
+/// Hash of a lower-cased field name, 8 bytes at a time. The length is mixed in first,
+/// so the overlapping or partial reads of a short tail cannot make two names of
+/// different lengths collide by construction.
+#[inline]
+fn name_hash(bytes: &[u8]) -> u64 {
+    const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(MUL).rotate_left(29);
+    let n = bytes.len();
+    let mut h = n as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let tail = if n >= 8 {
+            // The last 8 bytes, overlapping the previous chunk.
+            u64::from_le_bytes(bytes[n - 8..].try_into().expect("8 bytes"))
+        } else if n >= 4 {
+            let first = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+            let last = u32::from_le_bytes(bytes[n - 4..].try_into().expect("4 bytes"));
+            u64::from(first) | u64::from(last) << 32
+        } else {
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16
+        };
+        h = mix(h, tail);
+    }
+    h ^ h >> 32
 }
 
 /// The JSON type of one extracted value.
@@ -131,8 +271,16 @@ pub struct Document {
     entries: Vec<Entry>,
     heads: Vec<u32>,
     touched: Vec<FieldId>,
-    path: String,
-    name: String,
+    /// Lower-cased dotted path of the current key (bytes: lower-casing 8 at a time
+    /// keeps them UTF-8, but only as bytes can safe code do it).
+    path: Vec<u8>,
+    name: Vec<u8>,
+    /// `text`, ASCII-lower-cased, once something asked for it (`lower_ready`).
+    lower: Vec<u8>,
+    lower_ready: bool,
+    /// `text[..source_len]` is the event's JSON text itself (the fast walker starts the
+    /// text with it); 0 when it is not.
+    source_len: usize,
 }
 
 /// Events nested deeper than this are rejected (serde_json stops at 128 anyway; this
@@ -151,10 +299,69 @@ impl Document {
         }
         self.entries.clear();
         self.text.clear();
+        self.lower_ready = false;
+        self.source_len = 0;
+    }
+
+    /// Every value's text ASCII-lower-cased, at the value's offsets (see
+    /// [`Document::scalar_spans`]): one pass over the event instead of one copy per
+    /// value that needs it.
+    pub(crate) fn lowered(&mut self) -> &[u8] {
+        if !self.lower_ready {
+            self.lower.clear();
+            self.lower.extend_from_slice(self.text.as_bytes());
+            lower_ascii(&mut self.lower);
+            self.lower_ready = true;
+        }
+        &self.lower
+    }
+
+    /// [`Document::lowered`], as last computed (empty before).
+    pub(crate) fn lowered_text(&self) -> &[u8] {
+        &self.lower
+    }
+
+    /// The JSON text the document was loaded from, ASCII-lower-cased, when that text
+    /// is at hand (loaded by the fast walker).
+    pub(crate) fn lowered_source(&mut self) -> Option<&[u8]> {
+        let n = self.source_len;
+        (n > 0).then(|| &self.lowered()[..n])
+    }
+
+    /// The byte spans, in the document's text (and in [`Document::lowered`]), of a
+    /// field's scalar values.
+    pub(crate) fn scalar_spans(&self, id: FieldId) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let mut next = self.heads.get(id as usize).copied().unwrap_or(0);
+        std::iter::from_fn(move || loop {
+            if next == 0 {
+                return None;
+            }
+            let e = &self.entries[next as usize - 1];
+            next = e.next;
+            if !matches!(e.kind, Kind::Null | Kind::Complex) {
+                return Some(e.start as usize..e.end as usize);
+            }
+        })
     }
 
     /// Extracts the fields of `table` from a JSON object text.
     pub fn load_json(&mut self, table: &FieldTable, json: &str) -> Result<(), serde_json::Error> {
+        self.clear();
+        if self.heads.len() < table.len() {
+            self.heads.resize(table.len(), 0);
+        }
+        self.path.clear();
+        if fast::walk(table, self, json).is_ok() {
+            return Ok(());
+        }
+        // Invalid or unusual input (see `fast`): the serde walker decides, and words
+        // the error.
+        self.load_json_serde(table, json)
+    }
+
+    /// [`Document::load_json`] through serde_json: the reference the fast walker must
+    /// agree with.
+    fn load_json_serde(&mut self, table: &FieldTable, json: &str) -> Result<(), serde_json::Error> {
         self.clear();
         if self.heads.len() < table.len() {
             self.heads.resize(table.len(), 0);
@@ -190,6 +397,7 @@ impl Document {
     }
 
     fn push_text(&mut self, s: &str) -> (u32, u32) {
+        self.lower_ready = false;
         let start = self.text.len() as u32;
         self.text.push_str(s);
         (start, self.text.len() as u32)
@@ -335,13 +543,7 @@ impl ValueSeed<'_, '_> {
 
     /// Whether keys below the current path can name a field.
     fn descends(&self) -> bool {
-        match self.hoist {
-            Hoist::Off => {
-                let p = &self.walker.doc.path;
-                !self.walker.table.prefixes.is_empty() && self.walker.table.prefixes.contains(p.as_str())
-            }
-            _ => true,
-        }
+        descends(self.walker.table, &self.walker.doc.path, self.hoist)
     }
 }
 
@@ -438,8 +640,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
                 // if it is a container something below may be read from.
                 let raw: &'de serde_json::value::RawValue = map.next_value()?;
                 let container = matches!(raw.get().as_bytes().first(), Some(b'{' | b'['));
-                let below = !matches!(child_hoist, Hoist::Off)
-                    || self.walker.table.prefixes.contains(self.walker.doc.path.as_str());
+                let below = !matches!(child_hoist, Hoist::Off) || self.walker.table.is_prefix(&self.walker.doc.path);
                 if container && below {
                     let mut sub = serde_json::Deserializer::from_str(raw.get());
                     let seed = ValueSeed { walker: self.walker.reborrow(), ids, hoist: child_hoist, system };
@@ -457,49 +658,66 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
 }
 
 impl ValueSeed<'_, '_> {
-    /// Field ids and hoisting state for the key just appended at `path[key_start..]`.
-    /// Also whether the flat name comes from `Event.System`.
     fn child(&mut self, key_start: usize) -> ([Option<FieldId>; 2], Hoist, bool) {
-        let table = self.walker.table;
-        let doc = &mut *self.walker.doc;
-        let path = doc.path.as_str();
-        let key = &path[key_start..];
-        let by_path = table.get_lower(path);
-        let (start, end) = (key_start as u32, path.len() as u32);
-        let (flat_name, hoist): (Option<&str>, Hoist) = match self.hoist {
-            // Top-level objects of flat Windows events (`UserData` wrappers flattened
-            // to the top, e.g. `Operation_ClientFailure: {Operation: …}`) name their
-            // children like `UserData` does; dotted paths still take precedence.
-            Hoist::Top => (None, if key == "event" { Hoist::Event } else { Hoist::TopChild }),
-            Hoist::Event => match key {
-                "system" => (None, Hoist::Named { system: true }),
-                "eventdata" => (None, Hoist::Named { system: false }),
-                "userdata" => (None, Hoist::UserData),
-                _ => (None, Hoist::Off),
-            },
-            Hoist::UserData => (None, Hoist::Named { system: false }),
-            Hoist::Named { system } => (Some(key), Hoist::Within { start, end, system }),
-            Hoist::TopChild => (Some(key), Hoist::Off),
-            Hoist::Within { start: s, end: e, system } => match key {
-                "#attributes" => (None, Hoist::Attributes { start: s, end: e, system }),
-                "#text" => (Some(&path[s as usize..e as usize]), Hoist::Off),
-                _ => (None, Hoist::Off),
-            },
-            Hoist::Attributes { start: s, end: e, .. } => {
-                doc.name.clear();
-                doc.name.push_str(&path[s as usize..e as usize]);
-                doc.name.push('_');
-                doc.name.push_str(key);
-                (Some(doc.name.as_str()), Hoist::Off)
-            }
-            Hoist::Off => (None, Hoist::Off),
-        };
-        let by_name = flat_name.and_then(|n| table.get_lower(n)).filter(|id| Some(*id) != by_path);
-        let from_system = match self.hoist {
-            Hoist::Named { system } | Hoist::Within { system, .. } | Hoist::Attributes { system, .. } => system,
-            _ => false,
-        };
-        ([by_path, by_name], hoist, from_system)
+        child_of(self.walker.table, self.walker.doc, self.hoist, key_start)
+    }
+}
+
+/// Field ids and hoisting state for the key just appended at `doc.path[key_start..]`
+/// of an object walked in state `hoist`. Also whether the flat name comes from
+/// `Event.System`. Shared by both walkers, so they name values alike.
+#[inline]
+fn child_of(
+    table: &FieldTable,
+    doc: &mut Document,
+    hoist: Hoist,
+    key_start: usize,
+) -> ([Option<FieldId>; 2], Hoist, bool) {
+    let path = doc.path.as_slice();
+    let key = &path[key_start..];
+    let by_path = table.get_lower(path);
+    let (start, end) = (key_start as u32, path.len() as u32);
+    let (flat_name, child_hoist): (Option<&[u8]>, Hoist) = match hoist {
+        // Top-level objects of flat Windows events (`UserData` wrappers flattened
+        // to the top, e.g. `Operation_ClientFailure: {Operation: …}`) name their
+        // children like `UserData` does; dotted paths still take precedence.
+        Hoist::Top => (None, if key == b"event" { Hoist::Event } else { Hoist::TopChild }),
+        Hoist::Event => match key {
+            b"system" => (None, Hoist::Named { system: true }),
+            b"eventdata" => (None, Hoist::Named { system: false }),
+            b"userdata" => (None, Hoist::UserData),
+            _ => (None, Hoist::Off),
+        },
+        Hoist::UserData => (None, Hoist::Named { system: false }),
+        Hoist::Named { system } => (Some(key), Hoist::Within { start, end, system }),
+        Hoist::TopChild => (Some(key), Hoist::Off),
+        Hoist::Within { start: s, end: e, system } => match key {
+            b"#attributes" => (None, Hoist::Attributes { start: s, end: e, system }),
+            b"#text" => (Some(&path[s as usize..e as usize]), Hoist::Off),
+            _ => (None, Hoist::Off),
+        },
+        Hoist::Attributes { start: s, end: e, .. } => {
+            doc.name.clear();
+            doc.name.extend_from_slice(&path[s as usize..e as usize]);
+            doc.name.push(b'_');
+            doc.name.extend_from_slice(key);
+            (Some(doc.name.as_slice()), Hoist::Off)
+        }
+        Hoist::Off => (None, Hoist::Off),
+    };
+    let by_name = flat_name.and_then(|n| table.get_lower(n)).filter(|id| Some(*id) != by_path);
+    let from_system = match hoist {
+        Hoist::Named { system } | Hoist::Within { system, .. } | Hoist::Attributes { system, .. } => system,
+        _ => false,
+    };
+    ([by_path, by_name], child_hoist, from_system)
+}
+
+/// Whether keys below `path`, walked in state `hoist`, can name a field.
+fn descends(table: &FieldTable, path: &[u8], hoist: Hoist) -> bool {
+    match hoist {
+        Hoist::Off => table.is_prefix(path),
+        _ => true,
     }
 }
 
@@ -549,11 +767,10 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         if self.separator {
-            self.doc.path.push('.');
+            self.doc.path.push(b'.');
         }
         let start = self.doc.path.len();
-        self.doc.path.push_str(v);
-        // ASCII lower-casing in place keeps the string valid UTF-8.
+        self.doc.path.extend_from_slice(v.as_bytes());
         self.doc.path[start..].make_ascii_lowercase();
         Ok(())
     }
@@ -642,6 +859,44 @@ mod tests {
         assert!(d.load_json(&t, r#"{"a":1} trailing"#).is_err());
         let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
         assert!(d.load_json(&t, &deep).is_err());
+    }
+
+    #[test]
+    fn field_table_finds_every_name_whatever_its_case_and_nothing_else() {
+        let names: Vec<String> =
+            (0..3000).map(|i| format!("{}Field{i}{}", "x".repeat(i % 23), "Y".repeat(i % 5))).collect();
+        let mut t = FieldTable::default();
+        let ids: Vec<FieldId> = names.iter().map(|n| t.intern(n)).collect();
+        for (n, id) in names.iter().zip(&ids) {
+            assert_eq!(t.get(n), Some(*id));
+            assert_eq!(t.get(&n.to_ascii_uppercase()), Some(*id));
+            assert_eq!(t.get(&n.to_ascii_lowercase()), Some(*id));
+            assert_eq!(t.intern(&n.to_ascii_uppercase()), *id);
+            assert_eq!(t.name(*id), n);
+        }
+        for missing in ["", "a", "field0y", "xfield1", "Field3000", "xxxxxxxxxxxxxxxxxxxxxxField22YYYYY"] {
+            assert_eq!(t.get(missing), None, "{missing}");
+        }
+        assert_eq!(FieldTable::default().get("x"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lower_casing_and_comparing_8_bytes_at_a_time(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            other in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        ) {
+            let mut lowered = bytes.clone();
+            lower_ascii(&mut lowered);
+            proptest::prop_assert_eq!(&lowered, &bytes.to_ascii_lowercase());
+            proptest::prop_assert!(same_bytes(&bytes, &bytes));
+            proptest::prop_assert_eq!(same_bytes(&bytes, &other), bytes == other);
+            let mut changed = bytes.clone();
+            if let Some(last) = changed.last_mut() {
+                *last ^= 1;
+                proptest::prop_assert!(!same_bytes(&bytes, &changed));
+            }
+        }
     }
 
     #[test]

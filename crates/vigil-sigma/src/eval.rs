@@ -62,7 +62,6 @@ pub struct Evaluator<'r> {
     windows_buckets: FxHashMap<String, FxHashMap<i64, Rc<Bucket>>>,
     declared_buckets: FxHashMap<LogSource, Rc<Bucket>>,
     channel_buf: String,
-    lower_buf: String,
     /// Every value of the event as (text, ASCII-lower-cased text), for keyword items.
     keyword_texts: Option<Vec<(String, String)>>,
     /// Per keyword-prefilter literal: present in the raw event text, when its scanner's
@@ -91,7 +90,6 @@ impl<'r> Evaluator<'r> {
             windows_buckets: FxHashMap::default(),
             declared_buckets: FxHashMap::default(),
             channel_buf: String::new(),
-            lower_buf: String::new(),
             keyword_texts: None,
             keyword_present: Vec::new(),
             keyword_scanned: 0,
@@ -209,30 +207,25 @@ impl<'r> Evaluator<'r> {
     /// Runs each present field's automaton once over its values.
     fn scan_fields(&mut self, bucket: &Bucket) {
         let set = self.set;
-        for &field in self.doc.present_fields() {
+        let Evaluator { doc, flags, fired, .. } = self;
+        // Literals are lower-case; values are matched lower-cased, all at once.
+        doc.lowered();
+        let doc = &*doc;
+        let lower = doc.lowered_text();
+        for &field in doc.present_fields() {
             if !bucket.scanned[field as usize] {
                 continue;
             }
             let automaton = set.automata.get(field as usize).and_then(|a| a.as_ref());
             let exact = &set.exact[field as usize];
-            for value in self.doc.values(field) {
-                if !value.is_scalar() {
-                    continue;
-                }
-                let hay: &str = if value.text.bytes().any(|b| b.is_ascii_uppercase()) {
-                    self.lower_buf.clear();
-                    self.lower_buf.push_str(value.text);
-                    self.lower_buf.make_ascii_lowercase();
-                    &self.lower_buf
-                } else {
-                    value.text
-                };
+            for span in doc.scalar_spans(field) {
+                let hay = &lower[span];
                 if !exact.is_empty() {
                     if let Some(pids) = exact.get(hay) {
                         for &pid in pids.iter() {
-                            let slot = &mut self.flags[pid as usize];
+                            let slot = &mut flags[pid as usize];
                             if *slot == 0 {
-                                self.fired.push(pid);
+                                fired.push(pid);
                             }
                             *slot |= EXACT;
                         }
@@ -240,8 +233,7 @@ impl<'r> Evaluator<'r> {
                 }
                 let Some((automaton, pids)) = automaton else { continue };
                 let len = hay.len();
-                let (flags, fired) = (&mut self.flags, &mut self.fired);
-                automaton.for_each_match(hay.as_bytes(), |pattern, start, end| {
+                automaton.for_each_match(hay, |pattern, start, end| {
                     let pid = pids[pattern];
                     let mut bits = CONTAINS;
                     if start == 0 {
@@ -388,6 +380,10 @@ impl<'r> Evaluator<'r> {
             let present = &mut self.keyword_present;
             if self.keyword_escaped {
                 ids.iter().for_each(|id| present[*id as usize] = true);
+            } else if let Some(lowered) = self.doc.lowered_source() {
+                // The event lower-cased once (shared with the field scan) spares the
+                // scanner folding every window it probes.
+                automaton.for_each_match_lowered(lowered, |p, _, _| present[ids[p] as usize] = true);
             } else {
                 automaton.for_each_match(json.as_bytes(), |p, _, _| present[ids[p] as usize] = true);
             }

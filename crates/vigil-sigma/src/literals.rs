@@ -161,6 +161,16 @@ impl FieldAutomaton {
         }
     }
 
+    /// As [`FieldAutomaton::for_each_match`], on a haystack known to be ASCII-lower-cased
+    /// already: a matcher from [`FieldAutomaton::build_folded`] then need not fold it.
+    pub(crate) fn for_each_match_lowered(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
+        match self {
+            FieldAutomaton::Grams(g) => g.for_each_match_lowered(hay, &mut f),
+            FieldAutomaton::Dfa(a) => run(a, hay, f),
+            FieldAutomaton::Nfa(a) => run(a, hay, f),
+        }
+    }
+
     pub(crate) fn memory_usage(&self) -> usize {
         match self {
             FieldAutomaton::Grams(g) => g.memory_usage(),
@@ -429,6 +439,16 @@ impl Grams {
         }
     }
 
+    /// As [`Grams::for_each_match`] on a lower-cased haystack: folding it (when `fold`)
+    /// would change nothing, so the probes skip it.
+    #[inline]
+    fn for_each_match_lowered<F: FnMut(usize, usize, usize)>(&self, hay: &[u8], f: &mut F) {
+        match self.step {
+            1 => self.scan_every(hay, f),
+            _ => self.scan_sampled::<false, F>(hay, f),
+        }
+    }
+
     /// Probes every `step`-th position (any `step`, also 1), reading the haystack
     /// lower-cased when `FOLD`.
     fn scan_sampled<const FOLD: bool, F: FnMut(usize, usize, usize)>(&self, hay: &[u8], f: &mut F) {
@@ -618,7 +638,7 @@ fn fold4<const FOLD: bool>(g: u32) -> u32 {
 
 /// [`fold4`] for 8 bytes.
 #[inline(always)]
-fn fold8<const FOLD: bool>(g: u64) -> u64 {
+pub(crate) fn fold8<const FOLD: bool>(g: u64) -> u64 {
     if !FOLD {
         return g;
     }
@@ -644,6 +664,14 @@ mod tests {
     fn found(a: &FieldAutomaton, hay: &[u8]) -> Found {
         let mut out = Vec::new();
         a.for_each_match(hay, |p, s, e| out.push((p, s, e)));
+        out.sort_unstable();
+        out
+    }
+
+    /// What `a` reports on the haystack lower-cased beforehand, told so.
+    fn found_lowered(a: &FieldAutomaton, hay: &[u8]) -> Found {
+        let mut out = Vec::new();
+        a.for_each_match_lowered(&hay.to_ascii_lowercase(), |p, s, e| out.push((p, s, e)));
         out.sort_unstable();
         out
     }
@@ -862,6 +890,11 @@ mod tests {
             expected,
             "build_folded {patterns:?} {hay:?}"
         );
+        assert_eq!(
+            found_lowered(&FieldAutomaton::build_folded(patterns, 8), hay),
+            expected,
+            "build_folded on a lowered haystack {patterns:?} {hay:?}"
+        );
         let lowered: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
         let lowered: Vec<&[u8]> = lowered.iter().map(Vec::as_slice).collect();
         let plain = naive(&lowered, hay);
@@ -869,6 +902,7 @@ mod tests {
             for (lo, hi) in [(MIN_LOG2_BITS, MAX_LOG2_BITS), (6, 6)] {
                 if let Some(a) = sampled(&lowered, lo, hi, step, true) {
                     assert_eq!(found(&a, hay), expected, "folded, step {step}, {patterns:?} {hay:?}");
+                    assert_eq!(found_lowered(&a, hay), expected, "lowered, step {step}, {patterns:?} {hay:?}");
                 }
                 if let Some(a) = sampled(&lowered, lo, hi, step, false) {
                     assert_eq!(found(&a, hay), plain, "sampled, step {step}, {patterns:?} {hay:?}");
