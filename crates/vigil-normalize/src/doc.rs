@@ -63,12 +63,15 @@ struct Node {
     mask: u64,
 }
 
+#[inline(always)]
 fn mask_bit(hash: u32) -> u64 {
     1 << ((hash ^ (hash >> 11) ^ (hash >> 21)) & 63)
 }
 
 /// A cheap fingerprint of a member name (length and three bytes): lookups scan a few
-/// siblings, so computing it must cost less than the string compares it saves.
+/// siblings, so computing it must cost less than the string compares it saves. Always
+/// inlined: for a literal name the compiler computes it (see [`KeyRef`]).
+#[inline(always)]
 fn key_hash(key: &str) -> u32 {
     let b = key.as_bytes();
     match b.len() {
@@ -139,19 +142,39 @@ pub trait DocValue {
     }
 }
 
-/// A member name: a `&'static str` is kept by reference; other names are copied.
+/// A member name: a `&'static str` is kept by reference; other names are copied. It
+/// carries the name's [`key_hash`], computed where the name is made: [`Doc::put`] and
+/// [`Doc::insert`] are small and generic, so they are inlined where the name is a
+/// literal and the compiler computes the hash there (a store was a fifth of building a
+/// Tetragon event, and hashing a tenth of a store).
 #[derive(Clone, Copy)]
 #[doc(hidden)]
-pub enum KeyRef<'k> {
+pub struct KeyRef<'k> {
+    name: KeyName<'k>,
+    hash: u32,
+}
+
+#[derive(Clone, Copy)]
+enum KeyName<'k> {
     Static(&'static str),
     Borrowed(&'k str),
 }
 
-impl KeyRef<'_> {
+impl<'k> KeyRef<'k> {
+    #[inline(always)]
+    fn fixed(name: &'static str) -> Self {
+        KeyRef { name: KeyName::Static(name), hash: key_hash(name) }
+    }
+
+    #[inline(always)]
+    fn borrowed(name: &'k str) -> Self {
+        KeyRef { name: KeyName::Borrowed(name), hash: key_hash(name) }
+    }
+
     fn as_str(&self) -> &str {
-        match self {
-            KeyRef::Static(s) => s,
-            KeyRef::Borrowed(s) => s,
+        match self.name {
+            KeyName::Static(s) => s,
+            KeyName::Borrowed(s) => s,
         }
     }
 }
@@ -207,10 +230,17 @@ impl Doc {
         self.find_hashed(obj, key, hash)
     }
 
+    #[inline]
     fn find_hashed(&self, obj: Obj, key: &str, hash: u32) -> Option<u32> {
         if self.nodes[obj.0 as usize].mask & mask_bit(hash) == 0 {
             return None;
         }
+        self.walk_members(obj, key, hash)
+    }
+
+    /// The member `key` of `obj`, by walking the members (the mask said it may be
+    /// there).
+    fn walk_members(&self, obj: Obj, key: &str, hash: u32) -> Option<u32> {
         let (mut at, _) = self.members(obj);
         while at != NONE {
             let node = &self.nodes[at as usize];
@@ -225,27 +255,46 @@ impl Doc {
     /// Stores `value` under `key` of `obj`: replaces the member's value in place when
     /// the key exists, or appends a member.
     fn store(&mut self, obj: Obj, key: KeyRef<'_>, value: Slot) -> u32 {
+        let hash = key.hash;
+        let bit = mask_bit(hash);
+        let parent = obj.0 as usize;
+        // Most stores add a member, which the mask tells without a walk.
+        if self.nodes[parent].mask & bit != 0 {
+            if let Some(at) = self.walk_members(obj, key.as_str(), hash) {
+                self.replace(at, value);
+                return at;
+            }
+        }
+        self.append(obj, key, value)
+    }
+
+    /// Replaces the value of the member node `at`.
+    fn replace(&mut self, at: u32, value: Slot) {
         if self.value.get().is_some() {
             self.value = OnceLock::new();
         }
-        let hash = key_hash(key.as_str());
-        if let Some(at) = self.find_hashed(obj, key.as_str(), hash) {
-            // A replaced object's members stay in the arena, unreachable.
-            self.nodes[at as usize].value = value;
-            self.nodes[at as usize].mask = 0;
-            return at;
+        // A replaced object's members stay in the arena, unreachable.
+        self.nodes[at as usize].value = value;
+        self.nodes[at as usize].mask = 0;
+    }
+
+    /// Adds the member `key` (known not to be there) to `obj`.
+    #[inline(always)]
+    fn append(&mut self, obj: Obj, key: KeyRef<'_>, value: Slot) -> u32 {
+        if self.value.get().is_some() {
+            self.value = OnceLock::new();
         }
-        let key = match key {
-            KeyRef::Static(s) => Key::Static(s),
-            KeyRef::Borrowed(s) => {
+        let (hash, bit, parent) = (key.hash, mask_bit(key.hash), obj.0 as usize);
+        let key = match key.name {
+            KeyName::Static(s) => Key::Static(s),
+            KeyName::Borrowed(s) => {
                 let (start, len) = self.push_text(s);
                 Key::Arena(start, len)
             }
         };
         let at = u32::try_from(self.nodes.len()).expect("fewer than 2^32 members");
         self.nodes.push(Node { key, value, next: NONE, hash, mask: 0 });
-        let parent = obj.0 as usize;
-        self.nodes[parent].mask |= mask_bit(hash);
+        self.nodes[parent].mask |= bit;
         match self.nodes[parent].value {
             Slot::Object(first, last) => {
                 if first == NONE {
@@ -289,40 +338,55 @@ impl Doc {
     /// The object at a dotted path from the top, created (with the objects on the way)
     /// when needed.
     pub fn object_path(&mut self, path: &'static str) -> Obj {
+        let (obj, last) = self.parents_of(path);
+        self.object(obj, last)
+    }
+
+    /// The object holding the last part of a dotted path (created with the objects on
+    /// the way when needed), and that last part. A byte loop: the paths are short, and
+    /// `str::split` cost more than the member stores.
+    fn parents_of(&mut self, path: &'static str) -> (Obj, &'static str) {
         let mut obj = Doc::ROOT;
-        for part in path.split('.') {
-            obj = self.object(obj, part);
+        let mut rest = path;
+        while let Some(dot) = rest.bytes().position(|b| b == b'.') {
+            obj = self.object(obj, &rest[..dot]);
+            rest = &rest[dot + 1..];
         }
-        obj
+        (obj, rest)
     }
 
     /// The object under `key` of `obj`, created (replacing a non-object value) when
     /// needed.
+    #[inline]
     pub fn object(&mut self, obj: Obj, key: &'static str) -> Obj {
-        self.object_at(obj, KeyRef::Static(key))
+        self.object_at(obj, KeyRef::fixed(key))
     }
 
     fn object_at(&mut self, obj: Obj, key: KeyRef<'_>) -> Obj {
-        if let Some(at) = self.find(obj, key.as_str()) {
-            if matches!(self.nodes[at as usize].value, Slot::Object(..)) {
-                return Obj(at);
+        // One lookup: the member is an object, another value to replace, or new.
+        match self.find_hashed(obj, key.as_str(), key.hash) {
+            Some(at) if matches!(self.nodes[at as usize].value, Slot::Object(..)) => Obj(at),
+            Some(at) => {
+                self.replace(at, Slot::Object(NONE, NONE));
+                Obj(at)
             }
+            None => Obj(self.append(obj, key, Slot::Object(NONE, NONE))),
         }
-        Obj(self.store(obj, key, Slot::Object(NONE, NONE)))
     }
 
     /// Sets `key` of `obj` to `value`, unless the value is null (OCSF omits unknown
     /// attributes).
+    #[inline]
     pub fn put(&mut self, obj: Obj, key: &'static str, value: impl DocValue) {
         if !value.is_null() {
-            value.put(self, obj, KeyRef::Static(key));
+            value.put(self, obj, KeyRef::fixed(key));
         }
     }
 
     /// [`Doc::put`] with a key that is not a literal (copied into the arena).
     pub fn put_owned_key(&mut self, obj: Obj, key: &str, value: impl DocValue) {
         if !value.is_null() {
-            value.put(self, obj, KeyRef::Borrowed(key));
+            value.put(self, obj, KeyRef::borrowed(key));
         }
     }
 
@@ -332,15 +396,8 @@ impl Doc {
         if value.is_null() {
             return;
         }
-        let mut obj = Doc::ROOT;
-        let mut parts = path.split('.').peekable();
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                value.put(self, obj, KeyRef::Static(part));
-                return;
-            }
-            obj = self.object(obj, part);
-        }
+        let (obj, last) = self.parents_of(path);
+        value.put(self, obj, KeyRef::fixed(last));
     }
 
     /// [`Doc::set`] for a path that is not a literal.
@@ -352,22 +409,23 @@ impl Doc {
         let mut parts = path.split('.').peekable();
         while let Some(part) = parts.next() {
             if parts.peek().is_none() {
-                value.put(self, obj, KeyRef::Borrowed(part));
+                value.put(self, obj, KeyRef::borrowed(part));
                 return;
             }
-            obj = self.object_at(obj, KeyRef::Borrowed(part));
+            obj = self.object_at(obj, KeyRef::borrowed(part));
         }
     }
 
     /// Sets a top-level member, null included (the Sigma view keeps explicit nulls:
     /// `field: null` in a rule tests for them).
+    #[inline]
     pub fn insert(&mut self, key: &'static str, value: impl DocValue) {
-        value.put(self, Doc::ROOT, KeyRef::Static(key));
+        value.put(self, Doc::ROOT, KeyRef::fixed(key));
     }
 
     /// [`Doc::insert`] with a key that is not a literal.
     pub fn insert_owned_key(&mut self, key: &str, value: impl DocValue) {
-        value.put(self, Doc::ROOT, KeyRef::Borrowed(key));
+        value.put(self, Doc::ROOT, KeyRef::borrowed(key));
     }
 
     /// Removes a top-level member (and returns whether it was there).
@@ -675,7 +733,7 @@ impl DocValue for Value {
                 // the object instead of replacing it.
                 let child = Obj(doc.store(obj, key, Slot::Object(NONE, NONE)));
                 for (k, v) in map {
-                    v.put(doc, child, KeyRef::Borrowed(&k));
+                    v.put(doc, child, KeyRef::borrowed(&k));
                 }
             }
         }
@@ -693,7 +751,7 @@ impl DocValue for &Value {
             Value::Object(map) => {
                 let child = Obj(doc.store(obj, key, Slot::Object(NONE, NONE)));
                 for (k, v) in map {
-                    v.put(doc, child, KeyRef::Borrowed(k));
+                    v.put(doc, child, KeyRef::borrowed(k));
                 }
             }
             other => other.clone().put(doc, obj, key),

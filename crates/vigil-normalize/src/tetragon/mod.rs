@@ -8,6 +8,7 @@
 //! (`normalize.rs`), so an event gives the same OCSF and Sigma views whichever way it
 //! arrived. See `docs/sources/tetragon.md` for the mapping.
 
+mod fast;
 mod model;
 mod normalize;
 pub mod proto;
@@ -69,7 +70,12 @@ fn json_error(e: &serde_json::Error, context: &str) -> DecodeError {
 
 /// Decodes one JSON object text into events.
 fn decode_object(record: &str, out: &mut Vec<Normalized>) -> Result<(), DecodeError> {
-    let mut env: Envelope<'_> = serde_json::from_str(record).map_err(|e| json_error(&e, ""))?;
+    // The fast reader builds the same envelope as serde or declines; serde then decides
+    // (and words any error).
+    let mut env = Envelope::default();
+    if let Err(fast::Decline) = fast::envelope_into(record, &mut env) {
+        env = serde_json::from_str(record).map_err(|e| json_error(&e, ""))?;
+    }
     if env.body.is_none() {
         if let Some(payload) = env.payload {
             // Vector-wrapped: `type` names the event member `payload` holds.
@@ -80,12 +86,64 @@ fn decode_object(record: &str, out: &mut Vec<Normalized>) -> Result<(), DecodeEr
                     format!("`type` is {kind:?}, expected a Tetragon event type such as \"process_exec\""),
                 ));
             }
-            let mut de = serde_json::Deserializer::from_str(payload.get());
-            env.body = Some(BodySeed(kind).deserialize(&mut de).map_err(|e| json_error(&e, "`payload`: "))?);
+            env.body = Some(match fast::payload_body(payload, kind) {
+                Ok(body) => body,
+                Err(fast::Decline) => {
+                    let mut de = serde_json::Deserializer::from_str(payload);
+                    BodySeed(kind).deserialize(&mut de).map_err(|e| json_error(&e, "`payload`: "))?
+                }
+            });
         }
     }
     out.push(normalize::normalize(&env, RawRecord::Json(record.to_owned()))?);
     Ok(())
+}
+
+/// For the differential fuzz target (`fuzz/fuzz_targets/tetragon_fast_vs_serde.rs`):
+/// when the fast reader takes `record` (one JSON object's text) — the envelope, and a
+/// Vector payload if there is one — the serde reader must take it too and read the same
+/// model (but for the members the fast reader only checks), and both models must
+/// normalize to the same event or error. Returns what differs, or `None`. Not API.
+#[doc(hidden)]
+pub fn fast_reader_disagreement(record: &str) -> Option<String> {
+    let mut fast_env = fast::envelope(record).ok()?;
+    let mut serde_env: Envelope<'_> = match serde_json::from_str(record) {
+        Ok(env) => env,
+        Err(e) => return Some(format!("serde refuses the record the fast reader took: {e}")),
+    };
+    // Payloads resolved as the decoder resolves them (the fast envelope may hold its
+    // payload's event already).
+    if let (None, Some(payload), Some(kind)) = (&fast_env.body, fast_env.payload, fast_env.wrapper_type.as_deref()) {
+        if model::is_event_key(kind) {
+            // A payload the fast reader declines goes to serde in the decoder: nothing to
+            // compare.
+            fast_env.body = Some(fast::payload_body(payload, kind).ok()?);
+        }
+    }
+    if let (None, Some(payload), Some(kind)) = (&serde_env.body, serde_env.payload, serde_env.wrapper_type.as_deref()) {
+        if model::is_event_key(kind) {
+            let mut de = serde_json::Deserializer::from_str(payload);
+            match BodySeed(kind).deserialize(&mut de) {
+                Ok(body) => serde_env.body = Some(body),
+                Err(e) => return Some(format!("serde refuses the payload the fast reader took: {e}")),
+            }
+        }
+    }
+    let full_serde_env = serde_env.clone();
+    fast::forget_unread(&mut serde_env);
+    if fast_env != serde_env {
+        return Some(format!("the readers differ\nfast:  {fast_env:?}\nserde: {serde_env:?}"));
+    }
+    let raw = || RawRecord::Json(record.to_owned());
+    let (fast_event, serde_event) =
+        (normalize::normalize(&fast_env, raw()), normalize::normalize(&full_serde_env, raw()));
+    let text = |e: &Result<Normalized, DecodeError>| {
+        e.as_ref().map(|n| (n.ocsf.to_json_string(), n.sigma.to_json_string(), n.time, n.logsource.clone())).ok()
+    };
+    if fast_event != serde_event || text(&fast_event) != text(&serde_event) {
+        return Some(format!("the normalized events differ\nfast:  {fast_event:?}\nserde: {serde_event:?}"));
+    }
+    None
 }
 
 /// Tetragon JSON export decoder. It keeps no state across records (the field only

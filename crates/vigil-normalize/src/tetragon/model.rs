@@ -153,32 +153,53 @@ impl Serialize for Labels<'_> {
 
 /// Declares a model struct whose fields are all optional, omitted when absent on
 /// output, and borrow from the input.
+///
+/// The same field list also generates the struct's fast JSON parser (`fast.rs`), so the
+/// two readers cannot disagree on names: a field's JSON name is its
+/// `#[serde(rename = "…")]` when it has one, its own name otherwise. A field marked
+/// `#[fast(check_only)]` is one normalization never reads: the fast parser checks it as
+/// serde would (so the same records are refused) but leaves it `None`.
 macro_rules! model {
-    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident {
+        $(
+            $(#[doc = $doc:literal])* $(#[serde(rename = $rename:literal)])? $(#[fast($how:ident)])?
+            $field:ident : $ty:ty
+        ),* $(,)?
+    }) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
         #[serde(bound(deserialize = "'de: 'a"))]
         pub(crate) struct $name<'a> {
             $(
-                $(#[$fm])*
+                $(#[doc = $doc])*
+                $(#[serde(rename = $rename)])?
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$ty>,
             )*
             #[serde(skip)]
             pub _life: std::marker::PhantomData<&'a ()>,
         }
+
+        crate::tetragon::fast::fast_struct!($name { $($field $(= $rename)? $(: $how)?),* });
     };
 }
 
-model!(Image { id: Text<'a>, name: Text<'a> });
+model!(Image {
+    #[fast(check_only)]
+    id: Text<'a>,
+    name: Text<'a>,
+});
 model!(SecurityContext { privileged: bool });
 model!(Container {
     id: Text<'a>,
     name: Text<'a>,
     image: Image<'a>,
+    #[fast(check_only)]
     start_time: Text<'a>,
     pid: U32,
+    #[fast(check_only)]
     maybe_exec_probe: bool,
+    #[fast(check_only)]
     security_context: SecurityContext<'a>,
 });
 model!(Pod {
@@ -189,6 +210,7 @@ model!(Pod {
     pod_labels: Labels<'a>,
     workload: Text<'a>,
     workload_kind: Text<'a>,
+    #[fast(check_only)]
     pod_annotations: Labels<'a>,
 });
 model!(Capabilities { permitted: Vec<Text<'a>>, effective: Vec<Text<'a>>, inheritable: Vec<Text<'a>> });
@@ -241,22 +263,32 @@ model!(Process {
     cwd: Text<'a>,
     binary: Text<'a>,
     arguments: Text<'a>,
+    #[fast(check_only)]
     flags: Text<'a>,
     start_time: Text<'a>,
+    #[fast(check_only)]
     auid: U32,
     pod: Pod<'a>,
     docker: Text<'a>,
+    #[fast(check_only)]
     parent_exec_id: Text<'a>,
+    #[fast(check_only)]
     refcnt: U32,
     // Boxed: rarely present and large; unboxed they made every `Process` (and each
     // event holding two or three) a kilobyte-sized value copied on every move.
+    #[fast(check_only)]
     cap: Box<Capabilities<'a>>,
+    #[fast(check_only)]
     ns: Box<Namespaces<'a>>,
     tid: U32,
+    #[fast(check_only)]
     process_credentials: Box<ProcessCredentials<'a>>,
+    #[fast(check_only)]
     binary_properties: Box<BinaryProperties<'a>>,
     user: UserRecord<'a>,
+    #[fast(check_only)]
     in_init_tree: bool,
+    #[fast(check_only)]
     environment_variables: Vec<EnvVar<'a>>,
 });
 
@@ -595,13 +627,16 @@ model!(ProcessKprobe {
     #[serde(rename = "return")]
     return_arg: Arg<'a>,
     action: EnumName<'a>,
+    #[fast(check_only)]
     kernel_stack_trace: Vec<StackTraceEntry<'a>>,
     policy_name: Text<'a>,
     return_action: EnumName<'a>,
     message: Text<'a>,
     tags: Vec<Text<'a>>,
+    #[fast(check_only)]
     user_stack_trace: Vec<StackTraceEntry<'a>>,
     ancestors: Vec<Process<'a>>,
+    #[fast(check_only)]
     data: Vec<Arg<'a>>,
 });
 model!(ProcessTracepoint {
@@ -627,8 +662,10 @@ model!(ProcessUprobe {
     tags: Vec<Text<'a>>,
     ancestors: Vec<Process<'a>>,
     offset: U64,
+    #[fast(check_only)]
     ref_ctr_offset: U64,
     action: EnumName<'a>,
+    #[fast(check_only)]
     data: Vec<Arg<'a>>,
 });
 model!(ProcessUsdt {
@@ -643,6 +680,7 @@ model!(ProcessUsdt {
     tags: Vec<Text<'a>>,
     ancestors: Vec<Process<'a>>,
     action: EnumName<'a>,
+    #[fast(check_only)]
     flags: Text<'a>,
 });
 model!(ProcessLsm {
@@ -782,7 +820,7 @@ impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
 
 /// One record: a `GetEventsResponse`, or its Vector-wrapped form
 /// `{time, node_name, type, payload}` (payload = the event member's value).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Envelope<'a> {
     pub body: Option<Body<'a>>,
     pub node_name: Option<Text<'a>>,
@@ -792,7 +830,8 @@ pub(crate) struct Envelope<'a> {
     pub aggregation_count: Option<U64>,
     /// Vector wrapper: `type` and `payload`, resolved into `body` after reading.
     pub wrapper_type: Option<Text<'a>>,
-    pub payload: Option<&'a RawValue>,
+    /// The payload's JSON text (checked to be one JSON value).
+    pub payload: Option<&'a str>,
 }
 
 model!(AggregationInfo { count: U64 });
@@ -817,7 +856,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
                             env.aggregation_count = map.next_value::<Option<AggregationInfo>>()?.and_then(|a| a.count)
                         }
                         "type" => env.wrapper_type = map.next_value()?,
-                        "payload" => env.payload = map.next_value()?,
+                        "payload" => env.payload = map.next_value::<Option<&'de RawValue>>()?.map(RawValue::get),
                         k if is_event_key(k) && env.body.is_none() => {
                             // protojson writes `null` for nothing; tolerate it.
                             env.body = map.next_value_seed(OptionalBody(k))?;

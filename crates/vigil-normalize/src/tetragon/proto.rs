@@ -818,7 +818,7 @@ mod tests {
             let mut env: m::Envelope<'_> = serde_json::from_str(rec).expect("sample parses");
             if let (None, Some(payload), Some(kind)) = (&env.body, env.payload, env.wrapper_type.as_deref()) {
                 use serde::de::DeserializeSeed;
-                let mut de = serde_json::Deserializer::from_str(payload.get());
+                let mut de = serde_json::Deserializer::from_str(payload);
                 env.body = Some(m::BodySeed(kind).deserialize(&mut de).expect("payload parses"));
             }
             let Some(msg) = to_proto(&env) else { continue };
