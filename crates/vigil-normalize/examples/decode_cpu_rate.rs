@@ -6,13 +6,15 @@
 //! `cargo run --release -p vigil-normalize --example decode_cpu_rate -- <source> <file>...`
 //! where `<source>` is a source name (`tetragon`, `syslog`, …) and each file holds one
 //! record per line (compact JSON lines for JSON sources). The records are cycled to
-//! 10,000 events per pass.
+//! 200,000 events per pass: the thread's CPU clock advances in scheduler ticks (4 ms
+//! here), so a pass must last long enough for a tick to be noise (10,000 events, ~30 ms,
+//! gave rates in steps of 15 %).
 
 use std::time::Duration;
 
 use vigil_normalize::{decoder_for, SourceKind};
 
-const EVENTS: usize = 10_000;
+const EVENTS: usize = 200_000;
 const RUNS: usize = 7;
 
 fn thread_cpu() -> Duration {
