@@ -301,7 +301,9 @@ impl<'a> Writer<'a> {
             config,
             metrics,
             stage,
-            pending: WriteBatch::default(),
+            // Every event id here was drawn by the pipeline (ingest.rs): none can be
+            // stored already.
+            pending: WriteBatch { fresh_event_ids: true, ..WriteBatch::default() },
             checkpoints: BTreeMap::new(),
             oldest_pending: None,
             updates: Vec::new(),
@@ -486,6 +488,6 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        self.pending = WriteBatch::default();
+        self.pending = WriteBatch { fresh_event_ids: true, ..WriteBatch::default() };
     }
 }

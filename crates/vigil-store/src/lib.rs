@@ -114,7 +114,15 @@ impl Store {
     /// counted, see [`Store::duplicates_ignored`]), a `New` alert whose `alert_id` exists
     /// keeps the stored one, and a `Repeat` of an unknown alert is ignored.
     pub fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
-        let outcome = write::write_batch(&mut self.writer(), batch, self.options.max_linked_events)?;
+        let mut writer = self.writer();
+        // Looked up with the writer's mutex held, so that no batch of this store lands
+        // between the look-up and the write.
+        let stored = if batch.fresh_event_ids || batch.events.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            query::stored_event_ids(&*self.readers.get()?, &batch.events)?
+        };
+        let outcome = write::write_batch(&mut writer, batch, &stored, self.options.max_linked_events)?;
         self.duplicates_ignored.fetch_add(outcome.duplicates_ignored, Ordering::Relaxed);
         if outcome.events_inserted > 0 {
             self.indexer.wake();

@@ -120,6 +120,10 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteBatch {
     pub events: Vec<NewEvent>,
+    /// The events' ids were all drawn for this batch (random UUID v4, as the pipeline
+    /// does), so none can be stored already: the write skips the look-up that
+    /// otherwise drops replayed ids (see [`crate::Store::duplicates_ignored`]).
+    pub fresh_event_ids: bool,
     pub alerts: Vec<AlertChange>,
     pub dead_letters: Vec<NewDeadLetter>,
     pub checkpoints: Vec<Checkpoint>,

@@ -89,10 +89,41 @@ pub(crate) fn events(conn: &Connection, query: &EventQuery) -> Result<Page<Event
     Ok(page(rows, limit, |event| event.time_ms))
 }
 
+/// `conn` is a reader (the index file attached as `fts`). Events the indexer has mapped
+/// are found through the map; the newest, not mapped yet, by a scan of the ids above
+/// its mark, which the indexer keeps short.
 pub(crate) fn event(conn: &Connection, event_id: &str) -> Result<Option<EventRow>, StoreError> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id = (SELECT id FROM fts.event_ids WHERE event_id = ?1)
+         UNION ALL
+         SELECT {EVENT_COLUMNS} FROM events
+         WHERE id > (SELECT mapped_to FROM fts.id_progress) AND event_id = ?1
+         LIMIT 1"
+    );
     let found = conn.prepare_cached(&sql)?.query_row([event_id], event_row).optional()?;
     Ok(found.map(|(_, event)| event))
+}
+
+/// Which of `events`' ids are stored already. `conn` is a reader (the index file
+/// attached as `fts`): mapped ids through the map, the newest through the ids above
+/// its mark; one statement, so one snapshot of both files.
+pub(crate) fn stored_event_ids(
+    conn: &Connection,
+    events: &[crate::NewEvent],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|err| StoreError::InvalidQuery(err.to_string()))?;
+    let found = conn
+        .prepare_cached(
+            "WITH tail AS MATERIALIZED (
+                 SELECT event_id FROM events WHERE id > (SELECT mapped_to FROM fts.id_progress)
+             )
+             SELECT DISTINCT j.value FROM json_each(?1) AS j
+             WHERE j.value IN (SELECT event_id FROM fts.event_ids) OR j.value IN tail",
+        )?
+        .query_map([ids], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(found)
 }
 
 /// `from_ms` / `to_ms` select the alerts active in the window: last seen at or after

@@ -1,8 +1,10 @@
 //! The write path: one batch, one immediate transaction, cached statements.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::model::{AlertChange, AlertStatus, Checkpoint, NewAlert, NewDeadLetter, NewEvent, WriteBatch};
+use crate::model::{AlertChange, AlertStatus, Checkpoint, NewAlert, NewDeadLetter, WriteBatch};
 use crate::StoreError;
 
 /// What a committed batch changed, for the store's running counters.
@@ -14,9 +16,12 @@ pub(crate) struct WriteOutcome {
     pub dead_letters_inserted: u64,
 }
 
+/// `stored` holds those of the batch's event ids that are stored already: their events
+/// are skipped, as are repeats of an id within the batch.
 pub(crate) fn write_batch(
     conn: &mut Connection,
     batch: &WriteBatch,
+    stored: &HashSet<String>,
     max_linked_events: usize,
 ) -> Result<WriteOutcome, StoreError> {
     let mut outcome = WriteOutcome::default();
@@ -39,25 +44,36 @@ pub(crate) fn write_batch(
     insert_dead_letters(&tx, &batch.dead_letters)?;
     outcome.dead_letters_inserted = batch.dead_letters.len() as u64;
     upsert_checkpoints(&tx, &batch.checkpoints)?;
-    insert_events(&tx, &batch.events, &mut outcome)?;
+    insert_events(&tx, batch, stored, &mut outcome)?;
     add_totals(&tx, &outcome)?;
     tx.commit()?;
     Ok(outcome)
 }
 
-fn insert_events(tx: &Transaction<'_>, events: &[NewEvent], outcome: &mut WriteOutcome) -> Result<(), StoreError> {
+fn insert_events(
+    tx: &Transaction<'_>,
+    batch: &WriteBatch,
+    stored: &HashSet<String>,
+    outcome: &mut WriteOutcome,
+) -> Result<(), StoreError> {
+    let events = &batch.events;
     if events.is_empty() {
         return Ok(());
     }
-    // ON CONFLICT on event_id only: an at-least-once replay is skipped, while any other
-    // constraint failure still fails the batch.
+    // No unique index on event_id (its random keys made every commit dirty a page per
+    // event, see fts.rs): an at-least-once replay is recognised by `stored`, found by
+    // the caller, and by `seen` within the batch.
     let mut insert = tx.prepare_cached(
         "INSERT INTO events (event_id, time_ms, received_ms, source, origin, class_uid, host, src_ip, user, ocsf, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (event_id) DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
+    let mut seen: HashSet<&str> = HashSet::new();
     for event in events {
-        let inserted = insert.execute(params![
+        if !batch.fresh_event_ids && (stored.contains(&event.event_id) || !seen.insert(&event.event_id)) {
+            outcome.duplicates_ignored += 1;
+            continue;
+        }
+        insert.execute(params![
             event.event_id,
             event.time_ms,
             event.received_ms,
@@ -70,12 +86,9 @@ fn insert_events(tx: &Transaction<'_>, events: &[NewEvent], outcome: &mut WriteO
             event.ocsf,
             event.raw,
         ])?;
-        // Full-text indexing happens later, off this transaction (fts.rs).
-        if inserted == 0 {
-            outcome.duplicates_ignored += 1;
-        } else {
-            outcome.events_inserted += 1;
-        }
+        // Full-text indexing and the id map are filled later, off this transaction
+        // (fts.rs).
+        outcome.events_inserted += 1;
     }
     Ok(())
 }

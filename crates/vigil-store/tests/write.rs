@@ -24,6 +24,7 @@ fn a_batch_round_trips() {
         alerts: vec![AlertChange::New(new_alert("a-1", 2_000, &["e-1", "e-2"]))],
         dead_letters: vec![dead_letter(1_500, 77)],
         checkpoints: vec![checkpoint("auth.log", 4096, 2_100)],
+        fresh_event_ids: false,
     };
     store.write_batch(&batch).unwrap();
 
@@ -243,6 +244,7 @@ fn reopening_keeps_data_and_checkpoints() {
             alerts: vec![AlertChange::New(new_alert("a-1", 1_000, &["e-0"]))],
             dead_letters: vec![dead_letter(5, 1)],
             checkpoints: vec![checkpoint("auth.log", 123, 9)],
+            fresh_event_ids: false,
         };
         store.write_batch(&batch).unwrap();
     }
@@ -357,6 +359,10 @@ fn a_version_4_store_moves_its_index_to_its_own_file() {
         )
         .unwrap();
     assert_eq!(left, 0, "the old index is gone from vigil.db");
+    let id_index: i64 =
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'events_event_id'", [], |r| r.get(0)).unwrap();
+    assert_eq!(id_index, 0, "event ids are mapped in the index file, not indexed in vigil.db");
+    assert_eq!(store.event("v4").unwrap().unwrap().raw, "legacyrecord");
     let mut e = event("v5", 2_000);
     e.raw = "newrecord".into();
     store.write_batch(&events_batch(vec![e])).unwrap();
@@ -390,4 +396,54 @@ fn an_index_ahead_of_the_events_is_repaired_on_open() {
     assert!(stale.items.is_empty(), "the new event 1 does not match the old event 1's text");
     let fresh = store.events(&EventQuery { q: Some("freshword".into()), ..EventQuery::default() }).unwrap();
     assert_eq!(fresh.items.len(), 1);
+    assert!(store.event("gone").unwrap().is_none(), "the old event's id left the map");
+    assert_eq!(store.event("fresh").unwrap().unwrap().raw, "freshword");
+}
+
+/// Indexes everything pending, through a full-text search (which does that first).
+fn index_now(store: &Store) {
+    store.events(&EventQuery { q: Some("nothingmatchesthis".into()), ..EventQuery::default() }).unwrap();
+}
+
+fn mapped_ids(dir: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(dir.join("vigil-fts.db")).unwrap();
+    let rows = conn.query_row("SELECT count(*) FROM event_ids", [], |r| r.get(0)).unwrap();
+    let mark = conn.query_row("SELECT mapped_to FROM id_progress", [], |r| r.get(0)).unwrap();
+    (rows, mark)
+}
+
+#[test]
+fn events_are_found_by_id_and_replays_skipped_whether_or_not_the_map_has_them() {
+    let (dir, store) = open();
+    store.write_batch(&events_batch(vec![event("a", 1_000), event("b", 2_000)])).unwrap();
+    index_now(&store);
+    assert_eq!(mapped_ids(dir.path()), (2, 2), "the indexer maps every event id");
+    assert_eq!(store.event("a").unwrap().unwrap().time_ms, 1_000);
+
+    // The map emptied, as in a store migrated from before it: lookups and replays go
+    // through the events above the mark, and the indexer fills the map back in.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("vigil-fts.db")).unwrap();
+        conn.execute_batch("DELETE FROM event_ids; UPDATE id_progress SET mapped_to = 0;").unwrap();
+    }
+    assert_eq!(store.event("b").unwrap().unwrap().time_ms, 2_000, "found above the mark");
+    // Replays: "a" stored, "c" new but twice in the batch.
+    store.write_batch(&events_batch(vec![event("a", 1_000), event("c", 3_000), event("c", 3_000)])).unwrap();
+    assert_eq!(store.duplicates_ignored(), 2);
+    index_now(&store);
+    assert_eq!(mapped_ids(dir.path()), (3, 3), "the map caught up from its own mark");
+    assert_eq!(fts_rows(dir.path()), 3, "and the full-text rows were not added twice");
+    // Replays of mapped ids.
+    store.write_batch(&events_batch(vec![event("b", 2_000), event("c", 3_000), event("d", 4_000)])).unwrap();
+    assert_eq!(store.duplicates_ignored(), 4);
+    assert_eq!(store.counts().unwrap().0, 4);
+    assert_eq!(store.event("c").unwrap().unwrap().time_ms, 3_000);
+    assert_eq!(store.event("d").unwrap().unwrap().time_ms, 4_000);
+    assert!(store.event("nope").unwrap().is_none());
+
+    // A batch that declares its ids fresh is not looked up.
+    let fresh = WriteBatch { events: vec![event("e", 5_000)], fresh_event_ids: true, ..WriteBatch::default() };
+    store.write_batch(&fresh).unwrap();
+    assert_eq!(store.duplicates_ignored(), 4);
+    assert_eq!(store.event("e").unwrap().unwrap().time_ms, 5_000);
 }

@@ -320,6 +320,7 @@ pub fn alert(i: usize) -> NewAlert {
 pub fn fill_store(store: &Store) {
     let batch = WriteBatch {
         events: (0..EVENT_COUNT).map(event).collect(),
+        fresh_event_ids: false,
         alerts: (0..3).map(|i| AlertChange::New(alert(i))).collect(),
         dead_letters: (0..DEAD_LETTER_COUNT)
             .map(|i| NewDeadLetter {
