@@ -120,6 +120,10 @@ impl Store {
         let stored = if batch.fresh_event_ids || batch.events.is_empty() {
             std::collections::HashSet::new()
         } else {
+            // The map brought up to date first: the events above its mark are scanned,
+            // and a bulk load that outran the background indexer would make that scan
+            // longer with every batch.
+            self.fts.index_all()?;
             query::stored_event_ids(&*self.readers.get()?, &batch.events)?
         };
         let outcome = write::write_batch(&mut writer, batch, &stored, self.options.max_linked_events)?;
