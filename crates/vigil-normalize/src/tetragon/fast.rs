@@ -994,30 +994,7 @@ mod tests {
 
     #[test]
     fn every_corpus_record_is_read_fast_and_as_serde_reads_it() {
-        let Some(root) = std::env::var_os("VIGIL_CORPUS").map(std::path::PathBuf::from) else {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "VIGIL_CORPUS must be set when CI=true");
-            eprintln!("skipped: VIGIL_CORPUS not set");
-            return;
-        };
-        let root = if root.is_absolute() {
-            root
-        } else {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(root)
-        };
-        let mut records = Vec::new();
-        let mut dirs = vec![root.join("samples/tetragon")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("samples dir").flatten() {
-                let p = entry.path();
-                let text = || std::fs::read_to_string(&p).expect("UTF-8 sample");
-                match p.extension().and_then(|e| e.to_str()) {
-                    _ if p.is_dir() => dirs.push(p),
-                    Some("jsonl") => records.extend(text().lines().filter(|l| !l.trim().is_empty()).map(str::to_owned)),
-                    Some("json") => records.push(text().trim().to_owned()),
-                    _ => {}
-                }
-            }
-        }
+        let Some(records) = super::super::corpus_records() else { return };
         assert_eq!(records.len(), 86);
         for record in &records {
             let fast = fast_envelope(record).unwrap_or_else(|| panic!("declined: {record}"));

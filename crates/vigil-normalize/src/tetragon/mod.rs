@@ -238,6 +238,38 @@ pub fn decode_protobuf_stream(bytes: &[u8], out: &mut Vec<Normalized>) -> Result
     Ok(count)
 }
 
+/// Every Tetragon record of the corpus samples (`VIGIL_CORPUS`): each line of the
+/// `.jsonl` files and each `.json` document, trimmed. `None`, after saying so, when the
+/// corpus is not set (which fails under CI=true).
+#[cfg(test)]
+pub(crate) fn corpus_records() -> Option<Vec<String>> {
+    let Some(root) = std::env::var_os("VIGIL_CORPUS").map(std::path::PathBuf::from) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "VIGIL_CORPUS must be set when CI=true");
+        eprintln!("skipped: VIGIL_CORPUS not set");
+        return None;
+    };
+    let root = if root.is_absolute() {
+        root
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(root)
+    };
+    let mut records = Vec::new();
+    let mut dirs = vec![root.join("samples/tetragon")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("samples dir").flatten() {
+            let p = entry.path();
+            let text = || std::fs::read_to_string(&p).expect("UTF-8 sample");
+            match p.extension().and_then(|e| e.to_str()) {
+                _ if p.is_dir() => dirs.push(p),
+                Some("jsonl") => records.extend(text().lines().filter(|l| !l.trim().is_empty()).map(str::to_owned)),
+                Some("json") => records.push(text().trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    Some(records)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -786,30 +786,7 @@ mod tests {
     /// message normalizes to the same OCSF, Sigma, logsource and time as its JSON.
     #[test]
     fn corpus_samples_round_trip_through_protobuf() {
-        let Some(root) = std::env::var_os("VIGIL_CORPUS").map(std::path::PathBuf::from) else {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "VIGIL_CORPUS must be set when CI=true");
-            eprintln!("skipped: VIGIL_CORPUS not set");
-            return;
-        };
-        let root = if root.is_absolute() {
-            root
-        } else {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(root)
-        };
-        let mut records = Vec::new();
-        let mut dirs = vec![root.join("samples/tetragon")];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("samples dir").flatten() {
-                let p = entry.path();
-                let text = || std::fs::read_to_string(&p).expect("UTF-8 sample");
-                match p.extension().and_then(|e| e.to_str()) {
-                    _ if p.is_dir() => dirs.push(p),
-                    Some("jsonl") => records.extend(text().lines().filter(|l| !l.trim().is_empty()).map(str::to_owned)),
-                    Some("json") => records.push(text()),
-                    _ => {}
-                }
-            }
-        }
+        let Some(records) = super::super::corpus_records() else { return };
         let mut compared = 0;
         for rec in &records {
             let mut json_out = Vec::new();
