@@ -7,27 +7,9 @@
 use libfuzzer_sys::fuzz_target;
 use vigil_sigma::document::fast_walker_disagreement;
 
-/// Plain, dotted, Windows-flattened and non-ASCII names, as rules read them.
-const NAMES: &[&str] = &[
-    "Image",
-    "EventID",
-    "Provider_Name",
-    "Channel",
-    "Event.System.Channel",
-    "TimeCreated_SystemTime",
-    "Param1",
-    "a",
-    "a.b",
-    "x.y.z",
-    "obj",
-    "n",
-    "Name",
-    "é",
-];
-
 fuzz_target!(|data: &[u8]| {
     let Ok(json) = std::str::from_utf8(data) else { return };
-    if let Err(difference) = fast_walker_disagreement(NAMES, json) {
+    if let Err(difference) = fast_walker_disagreement(json) {
         panic!("{difference}");
     }
 });

@@ -62,6 +62,33 @@ fn contents(doc: &Document) -> Contents {
         .collect()
 }
 
+/// The fields the differential check extracts: plain, dotted, Windows-flattened and
+/// non-ASCII names, as rules read them (the proptests and the fuzz target share it).
+pub(super) const DIFFERENTIAL_FIELDS: &[&str] = &[
+    "Image",
+    "EventID",
+    "Provider_Name",
+    "Channel",
+    "Event.System.Channel",
+    "TimeCreated_SystemTime",
+    "Param1",
+    "a",
+    "a.b",
+    "x.y.z",
+    "obj",
+    "n",
+    "Name",
+    "é",
+];
+
+pub(super) fn differential_table() -> FieldTable {
+    let mut table = FieldTable::default();
+    for name in DIFFERENTIAL_FIELDS {
+        table.intern(name);
+    }
+    table
+}
+
 /// The differential check behind the proptests and the `document_fast_vs_serde` fuzz
 /// target: the fast walker accepts only what serde_json accepts and then builds the
 /// same document, and `load_json` on a reused document agrees with the serde walker,
@@ -604,33 +631,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const NAMES: &[&str] = &[
-        "Image",
-        "EventID",
-        "Provider_Name",
-        "Channel",
-        "Event.System.Channel",
-        "TimeCreated_SystemTime",
-        "Param1",
-        "a",
-        "a.b",
-        "x.y.z",
-        "obj",
-        "n",
-        "Name",
-        "é",
-    ];
-
-    fn table() -> FieldTable {
-        let mut t = FieldTable::default();
-        for n in NAMES {
-            t.intern(n);
-        }
-        t
-    }
-
     fn check(json: &str) -> Result<bool, TestCaseError> {
-        disagreement(&table(), json).map_err(TestCaseError::fail)
+        disagreement(&differential_table(), json).map_err(TestCaseError::fail)
     }
 
     #[test]
@@ -724,7 +726,7 @@ mod tests {
 
     fn key_token() -> impl Strategy<Value = String> {
         let names = [
-            NAMES,
+            DIFFERENTIAL_FIELDS,
             &["Event", "System", "EventData", "UserData", "#attributes", "#text", "Provider", "b", "y", "z", "W"],
         ]
         .concat();
