@@ -674,43 +674,14 @@ pub(crate) use json_name;
 /// One argument value of the kind its member name gives (`None`: a kind this decoder
 /// does not know, which the serde reader skips too).
 fn arg_value<'a>(c: &mut Cursor<'a>, kind: &str) -> Fast<Option<ArgValue<'a>>> {
-    Ok(Some(match kind {
-        "string_arg" => ArgValue::String(c.text()?),
-        "int_arg" => ArgValue::Int(I32::read(c)?),
-        "skb_arg" => ArgValue::Skb(KprobeSkb::read(c)?),
-        "size_arg" => ArgValue::Size(U64::read(c)?),
-        "bytes_arg" => ArgValue::Bytes(c.text()?),
-        "path_arg" => ArgValue::Path(KprobePath::read(c)?),
-        "file_arg" => ArgValue::File(KprobePath::read(c)?),
-        "truncated_bytes_arg" => ArgValue::TruncatedBytes(KprobeTruncatedBytes::read(c)?),
-        "sock_arg" => ArgValue::Sock(KprobeSock::read(c)?),
-        "cred_arg" => ArgValue::Cred(Capabilities::read(c)?),
-        "long_arg" => ArgValue::Long(I64::read(c)?),
-        "bpf_attr_arg" => ArgValue::BpfAttr(KprobeBpfAttr::read(c)?),
-        "perf_event_arg" => ArgValue::PerfEvent(KprobePerfEvent::read(c)?),
-        "bpf_map_arg" => ArgValue::BpfMap(KprobeBpfMap::read(c)?),
-        "uint_arg" => ArgValue::Uint(U32::read(c)?),
-        "user_namespace_arg" => ArgValue::UserNamespace(KprobeUserNamespace::read(c)?),
-        "capability_arg" => ArgValue::Capability(KprobeCapability::read(c)?),
-        "process_credentials_arg" => ArgValue::ProcessCredentials(ProcessCredentials::read(c)?),
-        "user_ns_arg" => ArgValue::UserNs(UserNamespace::read(c)?),
-        "module_arg" => ArgValue::Module(KernelModule::read(c)?),
-        "kernel_cap_t_arg" => ArgValue::KernelCapT(c.text()?),
-        "cap_inheritable_arg" => ArgValue::CapInheritable(c.text()?),
-        "cap_permitted_arg" => ArgValue::CapPermitted(c.text()?),
-        "cap_effective_arg" => ArgValue::CapEffective(c.text()?),
-        "linux_binprm_arg" => ArgValue::LinuxBinprm(KprobePath::read(c)?),
-        "net_dev_arg" => ArgValue::NetDev(KprobeNetDev::read(c)?),
-        "bpf_cmd_arg" => ArgValue::BpfCmd(EnumName::read(c)?.0),
-        "syscall_id" => ArgValue::SyscallId(SyscallId::read(c)?),
-        "sockaddr_arg" => ArgValue::Sockaddr(KprobeSockaddr::read(c)?),
-        "bpf_prog_arg" => ArgValue::BpfProg(KprobeBpfAttr::read(c)?),
-        "error_arg" => ArgValue::Error(KprobeError::read(c)?),
-        "sockaddrun_arg" => ArgValue::SockaddrUn(KprobeSockaddrUn::read(c)?),
-        _ => {
-            c.skip()?;
-            return Ok(None);
-        }
+    macro_rules! read {
+        ($t:ty) => {
+            <$t as FastRead>::read(c)?
+        };
+    }
+    Ok(super::model::arg_value_of_kind!(kind, read, {
+        c.skip()?;
+        return Ok(None);
     }))
 }
 

@@ -456,6 +456,51 @@ pub(crate) struct Arg<'a> {
     pub label: Option<Text<'a>>,
 }
 
+/// An argument value by its member name (`string_arg`, `sock_arg`, …): `$read!(Type)`
+/// reads a value of a type, `$unknown` handles a kind this decoder does not know. The
+/// serde reader (`ArgSeed`) and the fast reader (`fast::arg_value`) both expand it, so
+/// their tables of kinds cannot drift apart.
+macro_rules! arg_value_of_kind {
+    ($kind:expr, $read:ident, $unknown:expr) => {
+        Some(match $kind {
+            "string_arg" => ArgValue::String($read!(Text)),
+            "int_arg" => ArgValue::Int($read!(I32)),
+            "skb_arg" => ArgValue::Skb($read!(KprobeSkb)),
+            "size_arg" => ArgValue::Size($read!(U64)),
+            "bytes_arg" => ArgValue::Bytes($read!(Text)),
+            "path_arg" => ArgValue::Path($read!(KprobePath)),
+            "file_arg" => ArgValue::File($read!(KprobePath)),
+            "truncated_bytes_arg" => ArgValue::TruncatedBytes($read!(KprobeTruncatedBytes)),
+            "sock_arg" => ArgValue::Sock($read!(KprobeSock)),
+            "cred_arg" => ArgValue::Cred($read!(Capabilities)),
+            "long_arg" => ArgValue::Long($read!(I64)),
+            "bpf_attr_arg" => ArgValue::BpfAttr($read!(KprobeBpfAttr)),
+            "perf_event_arg" => ArgValue::PerfEvent($read!(KprobePerfEvent)),
+            "bpf_map_arg" => ArgValue::BpfMap($read!(KprobeBpfMap)),
+            "uint_arg" => ArgValue::Uint($read!(U32)),
+            "user_namespace_arg" => ArgValue::UserNamespace($read!(KprobeUserNamespace)),
+            "capability_arg" => ArgValue::Capability($read!(KprobeCapability)),
+            "process_credentials_arg" => ArgValue::ProcessCredentials($read!(ProcessCredentials)),
+            "user_ns_arg" => ArgValue::UserNs($read!(UserNamespace)),
+            "module_arg" => ArgValue::Module($read!(KernelModule)),
+            "kernel_cap_t_arg" => ArgValue::KernelCapT($read!(Text)),
+            "cap_inheritable_arg" => ArgValue::CapInheritable($read!(Text)),
+            "cap_permitted_arg" => ArgValue::CapPermitted($read!(Text)),
+            "cap_effective_arg" => ArgValue::CapEffective($read!(Text)),
+            "linux_binprm_arg" => ArgValue::LinuxBinprm($read!(KprobePath)),
+            "net_dev_arg" => ArgValue::NetDev($read!(KprobeNetDev)),
+            "bpf_cmd_arg" => ArgValue::BpfCmd($read!(EnumName).0),
+            "syscall_id" => ArgValue::SyscallId($read!(SyscallId)),
+            "sockaddr_arg" => ArgValue::Sockaddr($read!(KprobeSockaddr)),
+            "bpf_prog_arg" => ArgValue::BpfProg($read!(KprobeBpfAttr)),
+            "error_arg" => ArgValue::Error($read!(KprobeError)),
+            "sockaddrun_arg" => ArgValue::SockaddrUn($read!(KprobeSockaddrUn)),
+            _ => $unknown,
+        })
+    };
+}
+pub(crate) use arg_value_of_kind;
+
 /// Reads one argument value of the kind named by the member key.
 struct ArgSeed<'k>(&'k str);
 
@@ -463,43 +508,14 @@ impl<'de> DeserializeSeed<'de> for ArgSeed<'_> {
     type Value = Option<ArgValue<'de>>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        Ok(Some(match self.0 {
-            "string_arg" => ArgValue::String(Text::deserialize(d)?),
-            "int_arg" => ArgValue::Int(I32::deserialize(d)?),
-            "skb_arg" => ArgValue::Skb(KprobeSkb::deserialize(d)?),
-            "size_arg" => ArgValue::Size(U64::deserialize(d)?),
-            "bytes_arg" => ArgValue::Bytes(Text::deserialize(d)?),
-            "path_arg" => ArgValue::Path(KprobePath::deserialize(d)?),
-            "file_arg" => ArgValue::File(KprobePath::deserialize(d)?),
-            "truncated_bytes_arg" => ArgValue::TruncatedBytes(KprobeTruncatedBytes::deserialize(d)?),
-            "sock_arg" => ArgValue::Sock(KprobeSock::deserialize(d)?),
-            "cred_arg" => ArgValue::Cred(Capabilities::deserialize(d)?),
-            "long_arg" => ArgValue::Long(I64::deserialize(d)?),
-            "bpf_attr_arg" => ArgValue::BpfAttr(KprobeBpfAttr::deserialize(d)?),
-            "perf_event_arg" => ArgValue::PerfEvent(KprobePerfEvent::deserialize(d)?),
-            "bpf_map_arg" => ArgValue::BpfMap(KprobeBpfMap::deserialize(d)?),
-            "uint_arg" => ArgValue::Uint(U32::deserialize(d)?),
-            "user_namespace_arg" => ArgValue::UserNamespace(KprobeUserNamespace::deserialize(d)?),
-            "capability_arg" => ArgValue::Capability(KprobeCapability::deserialize(d)?),
-            "process_credentials_arg" => ArgValue::ProcessCredentials(ProcessCredentials::deserialize(d)?),
-            "user_ns_arg" => ArgValue::UserNs(UserNamespace::deserialize(d)?),
-            "module_arg" => ArgValue::Module(KernelModule::deserialize(d)?),
-            "kernel_cap_t_arg" => ArgValue::KernelCapT(Text::deserialize(d)?),
-            "cap_inheritable_arg" => ArgValue::CapInheritable(Text::deserialize(d)?),
-            "cap_permitted_arg" => ArgValue::CapPermitted(Text::deserialize(d)?),
-            "cap_effective_arg" => ArgValue::CapEffective(Text::deserialize(d)?),
-            "linux_binprm_arg" => ArgValue::LinuxBinprm(KprobePath::deserialize(d)?),
-            "net_dev_arg" => ArgValue::NetDev(KprobeNetDev::deserialize(d)?),
-            "bpf_cmd_arg" => ArgValue::BpfCmd(EnumName::deserialize(d)?.0),
-            "syscall_id" => ArgValue::SyscallId(SyscallId::deserialize(d)?),
-            "sockaddr_arg" => ArgValue::Sockaddr(KprobeSockaddr::deserialize(d)?),
-            "bpf_prog_arg" => ArgValue::BpfProg(KprobeBpfAttr::deserialize(d)?),
-            "error_arg" => ArgValue::Error(KprobeError::deserialize(d)?),
-            "sockaddrun_arg" => ArgValue::SockaddrUn(KprobeSockaddrUn::deserialize(d)?),
-            _ => {
-                IgnoredAny::deserialize(d)?;
-                return Ok(None);
-            }
+        macro_rules! read {
+            ($t:ty) => {
+                <$t>::deserialize(d)?
+            };
+        }
+        Ok(arg_value_of_kind!(self.0, read, {
+            IgnoredAny::deserialize(d)?;
+            return Ok(None);
         }))
     }
 }
