@@ -557,7 +557,7 @@ impl<'a> FastRead<'a> for EnumName<'a> {
 macro_rules! fast_struct {
     ($name:ident { $($field:ident $(= $rename:literal)? $(: $how:ident)?),* }) => {
         const _: () = {
-            use $crate::tetragon::fast::{check_member, fast_member, forget_member, json_name, Cursor, Decline, Fast, FastRead};
+            use $crate::tetragon::fast::{check_member, fast_member, forget_member, first_sighting, json_name, Cursor, Fast, FastRead};
 
             /// Member indexes: bit `Member::x` of `seen` is set once `x` was read.
             #[allow(non_camel_case_types, dead_code)]
@@ -582,11 +582,7 @@ macro_rules! fast_struct {
                         match key {
                             $(
                                 json_name!($field $(= $rename)?) => {
-                                    let bit = 1u64 << (Member::$field as u32);
-                                    if seen & bit != 0 {
-                                        return Err(Decline);
-                                    }
-                                    seen |= bit;
+                                    first_sighting(&mut seen, Member::$field as u32)?;
                                     fast_member!(c, out.$field, |s: &Self| &s.$field $(, $how)?);
                                 }
                             )*
@@ -602,11 +598,7 @@ macro_rules! fast_struct {
                         match key {
                             $(
                                 json_name!($field $(= $rename)?) => {
-                                    let bit = 1u64 << (Member::$field as u32);
-                                    if seen & bit != 0 {
-                                        return Err(Decline);
-                                    }
-                                    seen |= bit;
+                                    first_sighting(&mut seen, Member::$field as u32)?;
                                     check_member(c, |s: &Self| &s.$field)?;
                                 }
                             )*
@@ -624,6 +616,18 @@ macro_rules! fast_struct {
     };
 }
 pub(crate) use fast_struct;
+
+/// Marks member `index` of an object as seen; a member seen twice is left to serde
+/// (which refuses the duplicate).
+#[inline]
+pub(crate) fn first_sighting(seen: &mut u64, index: u32) -> Fast<()> {
+    let bit = 1u64 << index;
+    if *seen & bit != 0 {
+        return Err(Decline);
+    }
+    *seen |= bit;
+    Ok(())
+}
 
 /// Reads one member into its slot, or (`check_only`) only checks it.
 macro_rules! fast_member {
