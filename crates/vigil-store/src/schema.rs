@@ -191,8 +191,27 @@ INSERT INTO totals(name, n) VALUES ('events', 0), ('alerts', 0), ('dead_letters'
 /// queued, before any commit, so FULL never made them durable either. One fsync per
 /// commit was what kept small, frequent commits (low alert latency) expensive.
 pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open_with_flags(
-        db_path,
+    let mut conn = open_wal_file(db_path, "the store")?;
+    // No automatic checkpoints: SQLite would run them inside whichever commit crosses
+    // the threshold, copying up to the whole WAL into the database and syncing it while
+    // the pipeline waits for that commit. The store's checkpointer thread does it beside
+    // the writer instead (checkpoint.rs).
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32768;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA wal_autocheckpoint = 0;",
+    )?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// A read-write connection to one of the store's files (`what` names it in errors),
+/// created when absent, in WAL mode.
+fn open_wal_file(path: &Path, what: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -206,20 +225,8 @@ pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
     }
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Io(std::io::Error::other(format!("cannot switch the store to WAL (mode is {mode})"))));
+        return Err(StoreError::Io(std::io::Error::other(format!("cannot switch {what} to WAL (mode is {mode})"))));
     }
-    // No automatic checkpoints: SQLite would run them inside whichever commit crosses
-    // the threshold, copying up to the whole WAL into the database and syncing it while
-    // the pipeline waits for that commit. The store's checkpointer thread does it beside
-    // the writer instead (checkpoint.rs).
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -32768;
-         PRAGMA journal_size_limit = 67108864;
-         PRAGMA wal_autocheckpoint = 0;",
-    )?;
-    migrate(&mut conn)?;
     Ok(conn)
 }
 
@@ -236,21 +243,7 @@ pub(crate) fn open_checkpointer(db_path: &Path) -> Result<Connection, StoreError
 /// The full-text index file (fts.rs): WAL, `synchronous=NORMAL` like the event
 /// database; its own automatic checkpoints are fine, they run in the indexer's thread.
 pub(crate) fn open_index_file(fts_path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        fts_path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    if is_fresh(&conn)? {
-        conn.execute_batch("PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL;")?;
-    }
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Io(std::io::Error::other(format!(
-            "cannot switch the full-text index to WAL (mode is {mode})"
-        ))));
-    }
+    let conn = open_wal_file(fts_path, "the full-text index")?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
