@@ -20,6 +20,14 @@ fn rule_pack() -> Arc<vigil_sigma::RuleSet> {
     Arc::new(compiled.rules)
 }
 
+/// A pipeline with the rule pack over a fresh store in a temporary directory.
+fn start(config: PipelineConfig) -> (tempfile::TempDir, Arc<Store>, Pipeline) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
+    let pipeline = Pipeline::start(rule_pack(), Arc::clone(&store), config, Arc::new(Metrics::default()));
+    (dir, store, pipeline)
+}
+
 fn lines(texts: &[String], start: u64) -> Vec<RawLine> {
     let mut position = start;
     texts
@@ -33,19 +41,12 @@ fn lines(texts: &[String], start: u64) -> Vec<RawLine> {
 
 #[test]
 fn events_alerts_dead_letters_and_checkpoints_reach_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
-    let pipeline = Pipeline::start(
-        rule_pack(),
-        Arc::clone(&store),
-        PipelineConfig {
-            workers: 2,
-            commit_interval: Duration::from_millis(20),
-            aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
-            ..PipelineConfig::default()
-        },
-        Arc::new(Metrics::default()),
-    );
+    let (_dir, store, pipeline) = start(PipelineConfig {
+        workers: 2,
+        commit_interval: Duration::from_millis(20),
+        aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
+        ..PipelineConfig::default()
+    });
     let factory = pipeline.sink_factory();
     let mut sink = factory.open("file:/var/log/auth.log", None);
 
@@ -113,14 +114,7 @@ fn events_alerts_dead_letters_and_checkpoints_reach_the_store() {
 
 #[test]
 fn http_submissions_are_refused_when_the_pipeline_is_full_and_closed_after_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
-    let pipeline = Pipeline::start(
-        rule_pack(),
-        Arc::clone(&store),
-        PipelineConfig { workers: 1, queue_batches: 1, ..PipelineConfig::default() },
-        Arc::new(Metrics::default()),
-    );
+    let (dir, _store, pipeline) = start(PipelineConfig { workers: 1, queue_batches: 1, ..PipelineConfig::default() });
     let submitter = pipeline.submitter();
     // A store that cannot commit (another writer holds the lock) stalls the writer;
     // the channels fill behind it and HTTP submissions must be refused, not queued
@@ -153,20 +147,13 @@ fn http_submissions_are_refused_when_the_pipeline_is_full_and_closed_after_shutd
 
 #[test]
 fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), StoreOptions::default()).unwrap());
-    let pipeline = Pipeline::start(
-        rule_pack(),
-        Arc::clone(&store),
-        PipelineConfig {
-            workers: 1,
-            // Far longer than the test: only a new alert can make the batch due.
-            commit_interval: Duration::from_secs(3600),
-            aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
-            ..PipelineConfig::default()
-        },
-        Arc::new(Metrics::default()),
-    );
+    let (_dir, store, pipeline) = start(PipelineConfig {
+        workers: 1,
+        // Far longer than the test: only a new alert can make the batch due.
+        commit_interval: Duration::from_secs(3600),
+        aggregation: AggregationConfig { window_ms: 60_000, max_linked_events: 100 },
+        ..PipelineConfig::default()
+    });
     let factory = pipeline.sink_factory();
     let mut sink = factory.open("file:/var/log/auth.log", None);
     let send = |sink: &mut Box<dyn vigil_pipeline::source::BatchSink>, texts: &[String], start: u64| {
