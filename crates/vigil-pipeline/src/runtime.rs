@@ -326,6 +326,16 @@ impl<'a> Writer<'a> {
             match done.recv_timeout(wait) {
                 Ok(evaluated) => {
                     reorder.insert(evaluated.seq, evaluated);
+                    // Group commit: batches that queued up while the last commit ran go
+                    // into the next one together. One commit per batch would make a
+                    // writer that fell behind (a slow commit, a burst) pay a
+                    // transaction per batch and stay behind longer.
+                    let mut queued = 0usize;
+                    while queued < self.config.commit_max_events {
+                        let Ok(more) = done.try_recv() else { break };
+                        queued += more.batch.events.len().max(1);
+                        reorder.insert(more.seq, more);
+                    }
                     while let Some(e) = reorder.remove(&next) {
                         self.absorb(e);
                         next += 1;

@@ -187,3 +187,50 @@ fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
     let all = store.alerts(&AlertQuery::default()).unwrap().items;
     assert_eq!((all.len(), all[0].count), (1, 2));
 }
+
+#[test]
+fn batches_that_queue_behind_a_slow_commit_share_the_next_one() {
+    let (dir, store, pipeline) = start(PipelineConfig {
+        workers: 1,
+        commit_interval: Duration::from_secs(3600),
+        // Every line opens an alert of its own, so every batch is due at once.
+        aggregation: AggregationConfig { window_ms: 0, max_linked_events: 100 },
+        ..PipelineConfig::default()
+    });
+    let metrics = pipeline.metrics();
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+    // Another connection holds the database's write lock: the writer's first commit
+    // waits for it (busy timeout), as behind a slow disk sync.
+    let blocker = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let users = ["alice", "bob", "carol", "dave", "erin"];
+    for (i, user) in users.iter().enumerate() {
+        let su = vec![format!("Nov 24 10:00:0{i} web1 su[424{i}]: (to root) {user} on pts/0")];
+        sink.send(RawBatch { lines: lines(&su, i as u64 * 100), bad: vec![], checkpoint: None }).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let depth = |queue: &str| -> usize {
+        let prefix = format!("vigil_queue_depth{{queue=\"{queue}\"}} ");
+        let text = metrics.render();
+        text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().unwrap())
+    };
+    // Detection is quick; the writer is stuck in its first commit (with one batch or
+    // more), so the others end up in its queue.
+    while depth("inlet") + depth("detect") > 0 {
+        assert!(std::time::Instant::now() < deadline, "the batches never reached the writer's queue");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    blocker.execute_batch("ROLLBACK").unwrap();
+    while store.counts().unwrap().1 < users.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "the alerts were not committed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let commits = metrics.commits.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(commits <= 2, "5 due batches queued behind one commit took {commits} commits");
+    drop(sink);
+    drop(factory);
+    let report = pipeline.shutdown();
+    assert_eq!(report.events_stored, users.len() as u64);
+}
