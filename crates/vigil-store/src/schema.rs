@@ -196,10 +196,14 @@ pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
     // the threshold, copying up to the whole WAL into the database and syncing it while
     // the pipeline waits for that commit. The store's checkpointer thread does it beside
     // the writer instead (checkpoint.rs).
+    // Page caches: 16 MiB here, 8 MiB for the index and each reader. Twice that made
+    // no difference to throughput or alert latency (file -> store over 525k records,
+    // 20k events/s over HTTP; the OS page cache serves the rest) but cost ~30-45 MB
+    // of RSS once the caches had filled.
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -32768;
+         PRAGMA cache_size = -16384;
          PRAGMA journal_size_limit = 67108864;
          PRAGMA wal_autocheckpoint = 0;",
     )?;
@@ -247,7 +251,7 @@ pub(crate) fn open_index_file(fts_path: &Path) -> Result<Connection, StoreError>
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16384;
+         PRAGMA cache_size = -8192;
          PRAGMA journal_size_limit = 67108864;",
     )?;
     Ok(conn)
@@ -262,7 +266,7 @@ pub(crate) fn open_reader(db_path: &Path, fts_path: &Path) -> Result<Connection,
         Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384;")?;
+    conn.execute_batch("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;")?;
     let fts = fts_path.to_str().ok_or_else(|| {
         StoreError::Io(std::io::Error::other(format!("store path {} is not UTF-8", fts_path.display())))
     })?;
