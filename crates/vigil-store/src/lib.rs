@@ -129,7 +129,7 @@ impl Store {
         let outcome = write::write_batch(&mut writer, batch, &stored, self.options.max_linked_events)?;
         self.duplicates_ignored.fetch_add(outcome.duplicates_ignored, Ordering::Relaxed);
         if outcome.events_inserted > 0 {
-            self.indexer.wake();
+            self.indexer.committed(outcome.events_inserted);
         }
         Ok(())
     }
