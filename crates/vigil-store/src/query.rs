@@ -91,7 +91,7 @@ pub(crate) fn events(conn: &Connection, query: &EventQuery) -> Result<Page<Event
 
 /// `conn` is a reader (the index file attached as `fts`). Events the indexer has mapped
 /// are found through the map; the newest, not mapped yet, by a scan of the ids above
-/// its mark, which the indexer keeps short.
+/// its mark: at most a chunk plus about a second of events (fts.rs).
 pub(crate) fn event(conn: &Connection, event_id: &str) -> Result<Option<EventRow>, StoreError> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE id = (SELECT id FROM fts.event_ids WHERE event_id = ?1)
