@@ -12,6 +12,10 @@ const LATENCY_BOUNDS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 /// Reads the current length of one channel.
 pub type QueueProbe = Box<dyn Fn() -> usize + Send + Sync>;
 
+/// Reads a gauge's current value; `None` leaves it out of this rendering (its source is
+/// gone or failed).
+pub type GaugeProbe = Box<dyn Fn() -> Option<u64> + Send + Sync>;
+
 #[derive(Default)]
 pub struct Metrics {
     /// Records received, per origin class (file, http, syslog, stdin).
@@ -33,6 +37,8 @@ pub struct Metrics {
     latency_sum_us: AtomicU64,
     /// Batches waiting in each channel, sampled by the renderer through these probes.
     queue_probes: Mutex<Vec<(&'static str, QueueProbe)>>,
+    /// Other gauges: name, help text, probe.
+    gauges: Mutex<Vec<(&'static str, &'static str, GaugeProbe)>>,
 }
 
 fn add<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
@@ -78,6 +84,10 @@ impl Metrics {
 
     pub fn add_queue_probe(&self, name: &'static str, probe: QueueProbe) {
         self.queue_probes.lock().expect("metrics lock").push((name, probe));
+    }
+
+    pub fn add_gauge(&self, name: &'static str, help: &'static str, probe: GaugeProbe) {
+        self.gauges.lock().expect("metrics lock").push((name, help, probe));
     }
 
     pub fn dead_letters_total(&self) -> u64 {
@@ -135,6 +145,11 @@ impl Metrics {
         for (name, probe) in self.queue_probes.lock().expect("metrics lock").iter() {
             let _ = writeln!(out, "vigil_queue_depth{{queue=\"{name}\"}} {}", probe());
         }
+        for (name, help, probe) in self.gauges.lock().expect("metrics lock").iter() {
+            if let Some(value) = probe() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            }
+        }
         let name = "vigil_store_write_seconds";
         let _ = writeln!(out, "# HELP {name} Store transaction latency.\n# TYPE {name} histogram");
         for (bound, bucket) in LATENCY_BOUNDS.iter().zip(&self.latency_buckets) {
@@ -176,6 +191,8 @@ mod tests {
         m.alert("Rule \"x\"\nnext", 2);
         m.store_latency(0.003);
         m.add_queue_probe("decoded", Box::new(|| 7));
+        m.add_gauge("vigil_backlog", "Things behind.", Box::new(|| Some(42)));
+        m.add_gauge("vigil_gone", "A source that went away.", Box::new(|| None));
         let text = m.render();
         assert!(text.contains("vigil_records_in_total{origin=\"file\"} 5"), "{text}");
         assert!(text.contains("vigil_dead_letters_total{reason=\"invalid_json\"} 1"));
@@ -184,5 +201,7 @@ mod tests {
         assert!(text.contains("vigil_store_write_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("vigil_store_write_seconds_count 1"));
         assert!(text.contains("vigil_queue_depth{queue=\"decoded\"} 7"));
+        assert!(text.contains("# TYPE vigil_backlog gauge\nvigil_backlog 42\n"), "{text}");
+        assert!(!text.contains("vigil_gone"), "a gauge without a value is left out: {text}");
     }
 }

@@ -153,6 +153,13 @@ impl Pipeline {
             metrics.add_queue_probe("detect", Box::new(move || rx.len()));
             let rx = done_rx.clone();
             metrics.add_queue_probe("store", Box::new(move || rx.len()));
+            // Weak: the metrics (shared with the API) must not keep the store open.
+            let store = Arc::downgrade(&store);
+            metrics.add_gauge(
+                "vigil_fts_backlog_events",
+                "Stored events not yet in the full-text index (the indexer's lag).",
+                Box::new(move || store.upgrade().and_then(|s| s.full_text_backlog().ok())),
+            );
         }
         let mut threads = Vec::new();
         threads.push(

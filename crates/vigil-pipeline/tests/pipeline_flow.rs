@@ -234,3 +234,32 @@ fn batches_that_queue_behind_a_slow_commit_share_the_next_one() {
     let report = pipeline.shutdown();
     assert_eq!(report.events_stored, users.len() as u64);
 }
+
+#[test]
+fn metrics_report_how_far_the_full_text_index_is_behind() {
+    let (_dir, store, pipeline) =
+        start(PipelineConfig { workers: 1, commit_interval: Duration::from_millis(20), ..PipelineConfig::default() });
+    let metrics = pipeline.metrics();
+    let backlog = || -> Option<u64> {
+        metrics.render().lines().find_map(|l| l.strip_prefix("vigil_fts_backlog_events ")).map(|n| n.parse().unwrap())
+    };
+    assert_eq!(backlog(), Some(0), "an empty store");
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+    let text =
+        vec!["Nov 24 10:00:00 web1 sshd[1000]: Accepted publickey for bob from 10.0.0.5 port 50000 ssh2".to_string()];
+    sink.send(RawBatch { lines: lines(&text, 0), bad: vec![], checkpoint: None }).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.counts().unwrap().0 == 0 {
+        assert!(std::time::Instant::now() < deadline, "the event was not stored");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(backlog().is_some_and(|n| n <= 1));
+    store.events(&EventQuery { q: Some("publickey".into()), ..EventQuery::default() }).unwrap();
+    assert_eq!(backlog(), Some(0), "a search indexed the event");
+    drop(sink);
+    drop(factory);
+    pipeline.shutdown();
+    drop(store);
+    assert_eq!(backlog(), None, "the store is closed: the gauge is left out");
+}

@@ -216,6 +216,13 @@ impl Store {
         query::counts(&*self.readers.get()?)
     }
 
+    /// Committed events the background indexer has not added to the full-text index
+    /// yet: how far behind it is. (A search indexes them first, so they are never
+    /// missing from results; a large, growing backlog makes searches slow.)
+    pub fn full_text_backlog(&self) -> Result<u64, StoreError> {
+        query::full_text_backlog(&*self.readers.get()?)
+    }
+
     /// Size of the store's files on disk: the database and the full-text index, each
     /// with its WAL.
     pub fn size_bytes(&self) -> Result<u64, StoreError> {

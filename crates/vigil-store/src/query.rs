@@ -231,6 +231,16 @@ pub(crate) fn max_event_id(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.prepare_cached("SELECT coalesce(max(id), 0) FROM events")?.query_row([], |row| row.get(0))?)
 }
 
+/// `conn` is a reader (the index file attached as `fts`).
+pub(crate) fn full_text_backlog(conn: &Connection) -> Result<u64, StoreError> {
+    let backlog: i64 = conn
+        .prepare_cached(
+            "SELECT max(0, (SELECT coalesce(max(id), 0) FROM events) - (SELECT indexed_to FROM fts.fts_progress))",
+        )?
+        .query_row([], |row| row.get(0))?;
+    Ok(crate::write::from_sql_count(backlog))
+}
+
 pub(crate) fn counts(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
     let mut select = conn.prepare_cached("SELECT name, n FROM totals")?;
     let mut counts = (0, 0, 0);

@@ -290,6 +290,19 @@ fn a_search_sees_every_committed_event_at_once() {
 }
 
 #[test]
+fn the_full_text_backlog_counts_what_the_index_has_not_reached() {
+    let (_dir, store) = open();
+    assert_eq!(store.full_text_backlog().unwrap(), 0, "an empty store");
+    store.write_batch(&events_batch(events("lag", 50, 1_000))).unwrap();
+    // The background indexer may or may not have run yet; it never indexes more
+    // than was committed.
+    assert!(store.full_text_backlog().unwrap() <= 50);
+    // A search indexes everything pending first.
+    store.events(&EventQuery { q: Some("lag".into()), ..EventQuery::default() }).unwrap();
+    assert_eq!(store.full_text_backlog().unwrap(), 0);
+}
+
+#[test]
 fn a_reused_event_id_after_retention_is_still_indexed() {
     let (dir, store) = open();
     let mut old = event("late-but-newest", 10);
