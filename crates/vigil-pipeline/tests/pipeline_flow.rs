@@ -39,6 +39,12 @@ fn lines(texts: &[String], start: u64) -> Vec<RawLine> {
         .collect()
 }
 
+/// The value of one sample (`name` with its labels) in the rendered metrics, if present.
+fn sample(metrics: &Metrics, name: &str) -> Option<u64> {
+    let prefix = format!("{name} ");
+    metrics.render().lines().find_map(|l| l.strip_prefix(&prefix)).map(|n| n.parse().unwrap())
+}
+
 #[test]
 fn events_alerts_dead_letters_and_checkpoints_reach_the_store() {
     let (_dir, store, pipeline) = start(PipelineConfig {
@@ -210,11 +216,7 @@ fn batches_that_queue_behind_a_slow_commit_share_the_next_one() {
         sink.send(RawBatch { lines: lines(&su, i as u64 * 100), bad: vec![], checkpoint: None }).unwrap();
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let depth = |queue: &str| -> usize {
-        let prefix = format!("vigil_queue_depth{{queue=\"{queue}\"}} ");
-        let text = metrics.render();
-        text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |n| n.parse().unwrap())
-    };
+    let depth = |queue: &str| sample(&metrics, &format!("vigil_queue_depth{{queue=\"{queue}\"}}")).unwrap_or(0);
     // Detection is quick; the writer is stuck in its first commit (with one batch or
     // more), so the others end up in its queue.
     while depth("inlet") + depth("detect") > 0 {
@@ -240,9 +242,7 @@ fn metrics_report_how_far_the_full_text_index_is_behind() {
     let (_dir, store, pipeline) =
         start(PipelineConfig { workers: 1, commit_interval: Duration::from_millis(20), ..PipelineConfig::default() });
     let metrics = pipeline.metrics();
-    let backlog = || -> Option<u64> {
-        metrics.render().lines().find_map(|l| l.strip_prefix("vigil_fts_backlog_events ")).map(|n| n.parse().unwrap())
-    };
+    let backlog = || sample(&metrics, "vigil_fts_backlog_events");
     assert_eq!(backlog(), Some(0), "an empty store");
     let factory = pipeline.sink_factory();
     let mut sink = factory.open("file:/var/log/auth.log", None);
