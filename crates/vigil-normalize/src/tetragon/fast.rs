@@ -264,42 +264,32 @@ impl<'a> Cursor<'a> {
     /// value.
     #[inline]
     pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Fast<()>) -> Fast<()> {
-        self.expect(b'{')?;
-        self.enter()?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            let key = self.key()?;
-            member(self, key)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(Decline),
-            }
-        }
+        self.container(b'{', b'}', |c| {
+            let key = c.key()?;
+            member(c, key)
+        })
     }
 
     /// Walks an array, calling `element` for each element (which it must consume).
-    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Fast<()>) -> Fast<()> {
-        self.expect(b'[')?;
+    fn array(&mut self, element: impl FnMut(&mut Self) -> Fast<()>) -> Fast<()> {
+        self.container(b'[', b']', element)
+    }
+
+    /// The walk both share: `open`, items separated by commas, `close`.
+    #[inline]
+    fn container(&mut self, open: u8, close: u8, mut item: impl FnMut(&mut Self) -> Fast<()>) -> Fast<()> {
+        self.expect(open)?;
         self.enter()?;
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.pos += 1;
             self.depth -= 1;
             return Ok(());
         }
         loop {
-            element(self)?;
+            item(self)?;
             match self.peek()? {
                 b',' => self.pos += 1,
-                b']' => {
+                c if c == close => {
                     self.pos += 1;
                     self.depth -= 1;
                     return Ok(());
