@@ -18,7 +18,7 @@ VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_T
 pid=$!
 until curl -s 127.0.0.1:$port/healthz >/dev/null; do sleep 0.1; done
 # The first 2 s are warm-up (caches, first B-tree pages) and not counted.
-$python scripts/bench/daemon_latency.py watch "$work/store/vigil.db" $((seconds + 3)) 2 > "$work/watch.json" &
+$python scripts/bench/daemon_latency.py watch "$work/store" $((seconds + 3)) 2 > "$work/watch.json" &
 watcher=$!
 $python scripts/bench/daemon_latency.py send $port $token "$work/logs/tetragon.jsonl" "$rate" "$seconds" "$batch"
 wait $watcher

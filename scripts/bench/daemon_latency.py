@@ -2,7 +2,7 @@
 
 send:  POSTs NDJSON batches of Tetragon records to /events at a steady rate, each
        record's "time" set to the wall clock (ms) just before its batch is sent.
-watch: polls the store's alerts table read-only every millisecond; with aggregation
+watch: polls the alerts table (the store's alert file) read-only every millisecond; with aggregation
        off every matching event opens its own alert, whose first_seen_ms is the
        event's time, i.e. its send time. latency = when the alert row became
        visible (first poll that sees it) - first_seen_ms.
@@ -11,6 +11,7 @@ Both run as separate processes (no shared interpreter lock); same machine clock.
 import datetime
 import http.client
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -60,10 +61,12 @@ def send(port, token, template_path, rate, seconds, batch):
     print(json.dumps({"sent": sent, "refused": refused, "seconds": round(elapsed, 2), "rate": round(sent / elapsed)}))
 
 
-def watch(db_path, seconds, warmup):
+def watch(store_dir, seconds, warmup):
     conn = None
     deadline = time.time() + seconds
     while conn is None:
+        # The alert file; stores written before it existed kept alerts in vigil.db.
+        db_path = f"{store_dir}/vigil-alerts.db" if os.path.exists(f"{store_dir}/vigil-alerts.db") else f"{store_dir}/vigil.db"
         try:
             conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
             conn.execute("SELECT 1 FROM alerts LIMIT 1")

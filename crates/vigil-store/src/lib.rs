@@ -1,7 +1,9 @@
 //! Vigil's embedded store: events (OCSF + raw, full-text searchable), alerts with their
-//! aggregation counters, dead letters, and source checkpoints — written in one SQLite
-//! transaction per batch, so a checkpoint never gets ahead of the data it covers.
+//! aggregation counters, dead letters, and source checkpoints. A batch's events, dead
+//! letters and checkpoints are one SQLite transaction, its alerts one more in their own
+//! file committed just before, so a checkpoint never gets ahead of the data it covers.
 
+mod alert_file;
 mod checkpoint;
 mod cursor;
 mod feed;
@@ -33,6 +35,7 @@ use crate::pool::{lock, ReaderPool};
 /// The database file inside the store's directory.
 pub const DB_FILE_NAME: &str = "vigil.db";
 
+pub use alert_file::ALERTS_FILE_NAME;
 pub use fts::FTS_FILE_NAME;
 
 /// Why a store operation failed.
@@ -47,6 +50,11 @@ pub enum StoreError {
     InvalidQuery(String),
 }
 
+/// The alert file's WAL size (4 KiB frames, so 64 MiB) at which its checkpointer
+/// pauses the alert writer to restart it (checkpoint.rs). At the latency bench's 200
+/// alerts/s, aggregation off, that is once every ~15 s.
+const ALERT_WAL_RESTART_FRAMES: i64 = 16384;
+
 /// Tuning knobs; `Default` is what `vigil run` uses.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -60,60 +68,78 @@ impl Default for StoreOptions {
     }
 }
 
-/// The store. `Send + Sync`: one writer connection behind a mutex; reads use a small
-/// pool of read-only connections, which WAL lets run while the writer commits. The
-/// full-text index is a second file with its own connection (fts.rs), and WAL
-/// checkpoints run in a thread of their own (checkpoint.rs).
+/// The store. `Send + Sync`: one writer connection behind a mutex for events, another
+/// for alerts, which live in a file of their own (alert_file.rs); reads use a small
+/// pool of read-only connections, which WAL lets run while the writers commit. The
+/// full-text index is a third file with its own connection (fts.rs), and WAL
+/// checkpoints run in threads of their own (checkpoint.rs).
 pub struct Store {
     db_path: PathBuf,
-    wal_path: PathBuf,
     fts_path: PathBuf,
+    alerts_path: PathBuf,
     options: StoreOptions,
-    writer: Arc<Mutex<Connection>>,
+    pub(crate) writer: Arc<Mutex<Connection>>,
+    alert_writer: Arc<Mutex<Connection>>,
     readers: ReaderPool,
     duplicates_ignored: AtomicU64,
     fts: Arc<fts::FtsIndex>,
-    /// Declared after the connections it uses: dropped (stopped and joined) first.
+    /// Declared after the connections they use: dropped (stopped and joined) first.
     _checkpointer: checkpoint::Checkpointer,
+    _alert_checkpointer: checkpoint::Checkpointer,
     /// Declared last: dropped (stopped and joined) after nothing else needs the index.
     indexer: fts::Indexer,
 }
 
 impl Store {
     /// Opens (creating when absent) `dir/vigil.db` in WAL mode and migrates the schema,
-    /// and the full-text index `dir/vigil-fts.db` beside it.
+    /// and beside it the full-text index `dir/vigil-fts.db` and the alerts,
+    /// `dir/vigil-alerts.db`.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let db_path = dir.join(DB_FILE_NAME);
-        let wal_path = dir.join(format!("{DB_FILE_NAME}-wal"));
         let fts_path = dir.join(FTS_FILE_NAME);
+        let alerts_path = dir.join(ALERTS_FILE_NAME);
         let writer = schema::open_writer(&db_path)?;
+        let alert_writer = alert_file::open(&alerts_path)?;
+        alert_file::move_out_of_event_database(&writer, &alerts_path)?;
         let fts = Arc::new(fts::FtsIndex::open(&fts_path, &db_path)?);
         // Repairs an index that got ahead of the events (fts.rs): nothing writes yet.
         fts.reconcile(query::max_event_id(&writer)?)?;
         let writer = Arc::new(Mutex::new(writer));
-        let checkpointer = checkpoint::Checkpointer::start(&db_path, Arc::clone(&writer))?;
+        let alert_writer = Arc::new(Mutex::new(alert_writer));
+        let checkpointer =
+            checkpoint::Checkpointer::start(&db_path, Arc::clone(&writer), checkpoint::FinalPass::EveryRound)?;
+        let alert_checkpointer = checkpoint::Checkpointer::start(
+            &alerts_path,
+            Arc::clone(&alert_writer),
+            checkpoint::FinalPass::AtFrames(ALERT_WAL_RESTART_FRAMES),
+        )?;
         let indexer = fts::Indexer::start(Arc::clone(&fts))?;
         Ok(Store {
-            readers: ReaderPool::new(db_path.clone(), fts_path.clone()),
+            readers: ReaderPool::new(db_path.clone(), fts_path.clone(), alerts_path.clone()),
             db_path,
-            wal_path,
             fts_path,
+            alerts_path,
             options,
             writer,
+            alert_writer,
             duplicates_ignored: AtomicU64::new(0),
             fts,
             _checkpointer: checkpointer,
+            _alert_checkpointer: alert_checkpointer,
             indexer,
         })
     }
 
-    /// One transaction: events, alert changes (in order), dead letters, checkpoints.
+    /// Two transactions: the alert changes (in order, [`Store::write_alerts`]), then
+    /// events, dead letters and checkpoints. The checkpoints therefore never get ahead
+    /// of the alerts either.
     ///
     /// Replays are harmless: an event whose `event_id` is stored already is skipped (and
     /// counted, see [`Store::duplicates_ignored`]), a `New` alert whose `alert_id` exists
     /// keeps the stored one, and a `Repeat` of an unknown alert is ignored.
     pub fn write_batch(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.write_alerts(&batch.alerts)?;
         let mut writer = self.writer();
         // Looked up with the writer's mutex held, so that no batch of this store lands
         // between the look-up and the write.
@@ -126,12 +152,22 @@ impl Store {
             self.fts.index_all()?;
             query::stored_event_ids(&*self.readers.get()?, &batch.events)?
         };
-        let outcome = write::write_batch(&mut writer, batch, &stored, self.options.max_linked_events)?;
+        let outcome = write::write_batch(&mut writer, batch, &stored)?;
         self.duplicates_ignored.fetch_add(outcome.duplicates_ignored, Ordering::Relaxed);
         if outcome.events_inserted > 0 {
             self.indexer.committed(outcome.events_inserted);
         }
         Ok(())
+    }
+
+    /// Alert changes, in order, in one transaction of the alert file; returns how many
+    /// new alerts it stored. Never waits for event writes or their WAL checkpoints
+    /// (alert_file.rs says why).
+    pub fn write_alerts(&self, changes: &[AlertChange]) -> Result<u64, StoreError> {
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        alert_file::write_alerts(&mut lock(&self.alert_writer), changes, self.options.max_linked_events)
     }
 
     /// Events skipped by [`Store::write_batch`] because their `event_id` was already
@@ -171,12 +207,9 @@ impl Store {
 
     /// `Ok(None)` when no such alert.
     pub fn set_alert_status(&self, alert_id: &str, status: AlertStatus) -> Result<Option<AlertRow>, StoreError> {
-        let mut writer = self.writer();
+        let mut writer = lock(&self.alert_writer);
         let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let updated = tx
-            .prepare_cached("UPDATE alerts SET status = ?2 WHERE alert_id = ?1")?
-            .execute([alert_id, status.as_str()])?;
-        let alert = if updated == 0 { None } else { query::alert(&tx, alert_id)? };
+        let alert = if alert_file::set_status(&tx, alert_id, status)? { query::alert(&tx, alert_id)? } else { None };
         tx.commit()?;
         Ok(alert)
     }
@@ -223,11 +256,21 @@ impl Store {
         query::full_text_backlog(&*self.readers.get()?)
     }
 
-    /// Size of the store's files on disk: the database and the full-text index, each
-    /// with its WAL.
+    /// Size of the store's files on disk: the event database, the full-text index and
+    /// the alerts, each with its WAL.
     pub fn size_bytes(&self) -> Result<u64, StoreError> {
-        let fts_wal = self.fts_path.with_file_name(format!("{FTS_FILE_NAME}-wal"));
-        Ok(file_len(&self.db_path)? + file_len(&self.wal_path)? + file_len(&self.fts_path)? + file_len(&fts_wal)?)
+        let mut total = 0;
+        for path in [&self.db_path, &self.fts_path, &self.alerts_path] {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            total += file_len(path)? + file_len(Path::new(&wal))?;
+        }
+        Ok(total)
+    }
+
+    /// Folds the alert file's WAL into it and empties the WAL; used by retention.
+    pub(crate) fn fold_alert_wal(&self) -> Result<bool, StoreError> {
+        retention::truncate_wal(&self.alert_writer)
     }
 
     /// The full-text index; used by retention.
@@ -293,14 +336,15 @@ mod tests {
     }
 
     #[test]
-    fn size_counts_both_databases_and_their_wals() {
+    fn size_counts_every_database_and_its_wal() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         store.write_batch(&WriteBatch { events: vec![event("e", 1)], ..WriteBatch::default() }).unwrap();
-        let on_disk = ["vigil.db", "vigil.db-wal", "vigil-fts.db", "vigil-fts.db-wal"]
-            .iter()
-            .map(|name| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0))
-            .sum::<u64>();
+        let on_disk =
+            ["vigil.db", "vigil.db-wal", "vigil-fts.db", "vigil-fts.db-wal", "vigil-alerts.db", "vigil-alerts.db-wal"]
+                .iter()
+                .map(|name| std::fs::metadata(dir.path().join(name)).map(|m| m.len()).unwrap_or(0))
+                .sum::<u64>();
         assert!(on_disk > 0);
         assert_eq!(store.size_bytes().unwrap(), on_disk);
     }

@@ -16,19 +16,20 @@ const MAX_IDLE_READERS: usize = 4;
 pub(crate) struct ReaderPool {
     db_path: PathBuf,
     fts_path: PathBuf,
+    alerts_path: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl ReaderPool {
-    pub(crate) fn new(db_path: PathBuf, fts_path: PathBuf) -> ReaderPool {
-        ReaderPool { db_path, fts_path, idle: Mutex::new(Vec::new()) }
+    pub(crate) fn new(db_path: PathBuf, fts_path: PathBuf, alerts_path: PathBuf) -> ReaderPool {
+        ReaderPool { db_path, fts_path, alerts_path, idle: Mutex::new(Vec::new()) }
     }
 
     pub(crate) fn get(&self) -> Result<PooledReader<'_>, StoreError> {
         let idle = lock(&self.idle).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => open_reader(&self.db_path, &self.fts_path)?,
+            None => open_reader(&self.db_path, &self.fts_path, &self.alerts_path)?,
         };
         Ok(PooledReader { pool: self, conn: Some(conn) })
     }

@@ -241,8 +241,14 @@ pub(crate) fn full_text_backlog(conn: &Connection) -> Result<u64, StoreError> {
     Ok(crate::write::from_sql_count(backlog))
 }
 
+/// Stored events, from the event database alone (any connection to it).
+pub(crate) fn event_total(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.prepare_cached("SELECT n FROM totals WHERE name = 'events'")?.query_row([], |row| row.get(0))?;
+    Ok(from_sql_count(n))
+}
+
 pub(crate) fn counts(conn: &Connection) -> Result<(u64, u64, u64), StoreError> {
-    let mut select = conn.prepare_cached("SELECT name, n FROM totals")?;
+    let mut select = conn.prepare_cached("SELECT name, n FROM totals UNION ALL SELECT name, n FROM alert_totals")?;
     let mut counts = (0, 0, 0);
     let mut rows = select.query([])?;
     while let Some(row) = rows.next()? {

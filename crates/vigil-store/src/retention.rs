@@ -8,7 +8,7 @@
 use rusqlite::{params, Connection};
 
 use crate::model::{Retention, RetentionReport};
-use crate::query::counts;
+use crate::query::event_total;
 use crate::write::adjust_total;
 use crate::{Store, StoreError};
 
@@ -74,7 +74,7 @@ fn shrink_to(store: &Store, max_bytes: u64) -> Result<u64, StoreError> {
         if size <= max_bytes {
             return Ok(deleted);
         }
-        let (events, _, _) = counts(&store.writer())?;
+        let events = event_total(&store.writer())?;
         if events == 0 {
             return Ok(deleted);
         }
@@ -156,13 +156,29 @@ fn delete_chunk(
 /// Returns free pages to the file system and folds the WALs back into the databases.
 /// False when readers kept the event database's checkpoint from completing. (FTS5
 /// needs no help here: with `contentless_delete` it rewrites segments once enough of
-/// their rows are gone.)
+/// their rows are gone.) The alert file's WAL is folded too, so that the size measured
+/// next does not depend on when its checkpointer last ran.
 fn reclaim_space(store: &Store) -> Result<bool, StoreError> {
     store.fts().reclaim_space()?;
-    let conn = store.writer();
-    drain(&conn, "PRAGMA incremental_vacuum")?;
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
-    Ok(busy == 0)
+    store.fold_alert_wal()?;
+    drain(&store.writer(), "PRAGMA incremental_vacuum")?;
+    truncate_wal(&store.writer)
+}
+
+/// Copies the whole WAL of `writer`'s database into it and empties it; false when that
+/// could not finish. A checkpointer thread's pass makes SQLite answer busy at once
+/// instead of waiting (it made retention stop short of its size cap now and then), so
+/// a busy answer is retried for up to a second; a long read holding the WAL outlasts
+/// that, and the next retention run carries on.
+pub(crate) fn truncate_wal(writer: &std::sync::Mutex<Connection>) -> Result<bool, StoreError> {
+    for _ in 0..100 {
+        let busy: i64 = crate::pool::lock(writer).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy == 0 {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(false)
 }
 
 /// Steps a statement to completion, whatever rows it returns.

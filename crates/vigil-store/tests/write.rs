@@ -385,6 +385,63 @@ fn a_version_4_store_moves_its_index_to_its_own_file() {
     );
 }
 
+/// A store written by schema version 6 (alerts inside `vigil.db`) upgrades: its alerts,
+/// links and alert count move to the alert file, once, and stay readable and writable.
+#[test]
+fn a_version_6_store_moves_its_alerts_to_their_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store.write_batch(&events_batch(vec![event("e-1", 1_000), event("e-2", 2_000)])).unwrap();
+    }
+    {
+        // Back to what version 6 looked like: the alert tables and their count in vigil.db.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("vigil-alerts.db{suffix}")));
+        }
+        let conn = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE alerts (
+                 id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+                 rule_title TEXT NOT NULL, level TEXT NOT NULL, tags TEXT NOT NULL,
+                 group_key TEXT NOT NULL, status TEXT NOT NULL, first_seen_ms INTEGER NOT NULL,
+                 last_seen_ms INTEGER NOT NULL, count INTEGER NOT NULL, host TEXT, src_ip TEXT,
+                 user TEXT, details TEXT NOT NULL);
+             CREATE UNIQUE INDEX alerts_alert_id ON alerts(alert_id);
+             CREATE TABLE alert_events (alert_id TEXT NOT NULL, event_id TEXT NOT NULL);
+             CREATE UNIQUE INDEX alert_events_link ON alert_events(alert_id, event_id);
+             CREATE INDEX alert_events_event ON alert_events(event_id);
+             INSERT INTO alerts VALUES (7, 'old-1', 'rule-1', 'Old rule', 'high', '[\"attack.t1110\"]', 'g',
+                                        'acknowledged', 1000, 2000, 5, 'web-1', NULL, 'root', '{}');
+             INSERT INTO alert_events VALUES ('old-1', 'e-2'), ('old-1', 'e-1');
+             INSERT INTO totals (name, n) VALUES ('alerts', 1);
+             PRAGMA user_version = 6;",
+        )
+        .unwrap();
+    }
+    for _ in 0..2 {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let old = store.alert("old-1").unwrap().expect("moved, not lost");
+        assert_eq!((old.count, old.status, old.last_seen_ms), (5, AlertStatus::Acknowledged, 2000));
+        assert_eq!(old.event_ids, ["e-2", "e-1"], "links keep their order");
+        assert_eq!(store.counts().unwrap(), (2, 1, 0));
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name IN ('alerts', 'alert_events')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "the alert tables are gone from vigil.db");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 7);
+
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let batch =
+        WriteBatch { alerts: vec![AlertChange::New(new_alert("new-1", 3_000, &["e-1"]))], ..Default::default() };
+    store.write_batch(&batch).unwrap();
+    assert_eq!(store.counts().unwrap(), (2, 2, 0));
+    assert_eq!(store.alerts_linked_to(&["e-1".to_owned()]).unwrap().len(), 2, "old and new links, one lookup");
+}
+
 /// An index file that is ahead of the events (a crash between retention's two steps,
 /// or an index left beside a new database) is cut back on open: no stale row can match
 /// an event that reuses its id.
