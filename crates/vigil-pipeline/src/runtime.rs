@@ -1,16 +1,21 @@
 //! The daemon's graph, thread by thread:
 //!
 //! ```text
-//! sources ──(decode in the source's thread)──▶ inlet ─▶ sequencer ─▶ workers ×N ─▶ writer ─▶ store
-//!  file tail, stdin, syslog, HTTP                 bounded      numbers     rule         reorders, correlates,
-//!                                                 channel      batches     evaluation   aggregates, commits
+//! sources ──(decode in the source's thread)──▶ inlet ─▶ sequencer ─▶ workers ×N ─▶ writer ─────▶ committer
+//!  file tail, stdin, syslog, HTTP                 bounded      numbers     rule         reorders,      events, dead
+//!                                                 channel      batches     evaluation   correlates,    letters and
+//!                                                                                       aggregates,    checkpoints
+//!                                                                                       commits alerts
 //! ```
 //!
 //! Decoding happens in each source's own thread because decoders keep per-stream state;
 //! rule evaluation, the expensive part, runs on every core; correlation and alert
-//! aggregation run on the writer thread in batch order. A batch's events, alerts, dead
-//! letters and its source checkpoint are committed in one store transaction, so a
-//! checkpoint never gets ahead of the data it covers.
+//! aggregation run on the writer thread in batch order. The writer commits alerts
+//! itself, to the store's alert file, the moment they open; the events, dead letters
+//! and source checkpoints of the batches behind them go to the committer thread. An
+//! alert thus never waits for event commits, which can stall for tens of milliseconds
+//! under load (vigil-store's alert_file.rs), and a checkpoint is committed only after
+//! the alerts and events it covers, so it never gets ahead of the data.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -18,7 +23,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, select, Receiver, SendTimeoutError, Sender, TrySendError};
 use vigil_detect::{AggregationConfig, AlertStage, AlertUpdate, EventContext, EventMatcher, MatchResult};
 use vigil_event::LogSource;
 use vigil_sigma::RuleSet;
@@ -198,11 +203,28 @@ impl Pipeline {
         }
         drop(done_tx);
         drop(work_rx);
+        // A rendezvous: a hand-over succeeds only while the committer waits for one, so
+        // whatever becomes due during a commit stays with the writer and goes into the
+        // next commit together (group commit), and at most one transaction's worth of
+        // events is in the committer's hands.
+        let (handover_tx, handover_rx) = bounded::<Handover>(0);
+        let (idle_tx, idle_rx) = bounded::<()>(1);
+        let committer_store = Arc::clone(&store);
+        let committer_metrics = Arc::clone(&metrics);
+        threads.push(
+            std::thread::Builder::new()
+                .name("vigil-committer".into())
+                .spawn(move || run_committer(&committer_store, &committer_metrics, &handover_rx, &idle_tx))
+                .expect("spawn committer"),
+        );
         let writer_metrics = Arc::clone(&metrics);
         threads.push(
             std::thread::Builder::new()
                 .name("vigil-writer".into())
-                .spawn(move || Writer::new(&rules, &store, &config, &writer_metrics).run(done_rx))
+                .spawn(move || {
+                    let committer = Committer { handover: handover_tx, idle: idle_rx };
+                    Writer::new(&rules, &store, &config, &writer_metrics, committer).run(done_rx)
+                })
                 .expect("spawn writer"),
         );
         Pipeline { inlet: Arc::new(Inlet { tx: RwLock::new(Some(inlet_tx)) }), metrics, threads }
@@ -282,17 +304,43 @@ fn event_ref(seq: u64, index: usize) -> u64 {
     (seq << 24) | (index as u64 & 0xff_ffff)
 }
 
-/// The writer thread: restores batch order, runs correlations and aggregation, and
-/// commits.
+/// Events, dead letters and checkpoints the writer hands to the committer.
+struct Handover {
+    batch: WriteBatch,
+    /// The last one (shutdown): give up after a few failed attempts instead of
+    /// retrying for ever.
+    last: bool,
+}
+
+/// The writer's ends of the channels to the committer thread.
+struct Committer {
+    handover: Sender<Handover>,
+    /// Signalled each time the committer starts waiting for a hand-over.
+    idle: Receiver<()>,
+}
+
+/// The writer thread: restores batch order, runs correlations and aggregation, commits
+/// alerts, and hands the rest to the committer.
 struct Writer<'a> {
     store: &'a Store,
     config: &'a PipelineConfig,
     metrics: &'a Metrics,
     stage: AlertStage<'a>,
+    committer: Committer,
+    /// Events, dead letters and checkpoints not yet handed over (`alerts` stays empty).
     pending: WriteBatch,
     checkpoints: BTreeMap<String, Checkpoint>,
     oldest_pending: Option<Instant>,
+    /// A new alert was committed since the last hand-over: its events go next, now
+    /// rather than at the end of the interval, so that they are found soon after it.
+    events_due: bool,
+    /// The last hand-over found the committer busy.
+    handover_blocked: bool,
     updates: Vec<AlertUpdate>,
+    /// Alert changes not committed yet: repeats (count updates) wait for the next new
+    /// alert or hand-over, so an alert storm that aggregation folds costs no extra
+    /// commits.
+    alert_changes: Vec<AlertChange>,
     /// Newest event time seen, and when (wall clock) it was seen: the correlation clock
     /// moves on with wall time while no events come.
     watermark: Option<(i64, Instant)>,
@@ -300,7 +348,13 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(rules: &'a RuleSet, store: &'a Store, config: &'a PipelineConfig, metrics: &'a Metrics) -> Self {
+    fn new(
+        rules: &'a RuleSet,
+        store: &'a Store,
+        config: &'a PipelineConfig,
+        metrics: &'a Metrics,
+        committer: Committer,
+    ) -> Self {
         let mut stage = AlertStage::new(rules, config.aggregation);
         stage.set_allowed_lateness(config.correlation_lateness_ms);
         Writer {
@@ -308,12 +362,14 @@ impl<'a> Writer<'a> {
             config,
             metrics,
             stage,
-            // Every event id here was drawn by the pipeline (ingest.rs): none can be
-            // stored already.
-            pending: WriteBatch { fresh_event_ids: true, ..WriteBatch::default() },
+            committer,
+            pending: fresh_batch(),
             checkpoints: BTreeMap::new(),
             oldest_pending: None,
+            events_due: false,
+            handover_blocked: false,
             updates: Vec::new(),
+            alert_changes: Vec::new(),
             watermark: None,
             alert_titles: Default::default(),
         }
@@ -323,20 +379,22 @@ impl<'a> Writer<'a> {
         let mut reorder: BTreeMap<u64, Evaluated> = BTreeMap::new();
         let mut next = 0u64;
         let tick = self.config.commit_interval.clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let idle = self.committer.idle.clone();
         loop {
-            // Wake when the oldest pending event is due, not a whole tick later: with a
-            // short commit interval that wait is most of the event → alert latency.
+            // Wake when the oldest pending event is due, not a whole tick later — unless
+            // it is overdue already and waits for the busy committer, whose signal wakes
+            // us then.
             let wait = match self.oldest_pending {
+                Some(_) if self.handover_blocked => tick,
                 Some(t) => self.config.commit_interval.saturating_sub(t.elapsed()).min(tick),
                 None => tick,
             };
-            match done.recv_timeout(wait) {
-                Ok(evaluated) => {
+            let mut committer_idle = false;
+            select! {
+                recv(done) -> evaluated => {
+                    let Ok(evaluated) = evaluated else { break };
                     reorder.insert(evaluated.seq, evaluated);
-                    // Group commit: batches that queued up while the last commit ran go
-                    // into the next one together. One commit per batch would make a
-                    // writer that fell behind (a slow commit, a burst) pay a
-                    // transaction per batch and stay behind longer.
+                    // Whatever queued up meanwhile is absorbed in one go.
                     let mut queued = 0usize;
                     while queued < self.config.commit_max_events {
                         let Ok(more) = done.try_recv() else { break };
@@ -348,18 +406,19 @@ impl<'a> Writer<'a> {
                         next += 1;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => self.advance_clock(),
-                Err(RecvTimeoutError::Disconnected) => break,
+                recv(idle) -> _ => committer_idle = true,
+                default(wait) => self.advance_clock(),
             }
-            // A new alert is what someone is waiting for: commit it with the events
-            // pending now rather than at the end of the interval. Repeats (count
-            // updates) wait, so an alert storm that aggregation folds costs no extra
-            // commits.
             self.stage.drain(&mut self.updates);
-            let new_alert = self.updates.iter().any(|u| matches!(u, AlertUpdate::New(_)));
-            let due = new_alert || self.oldest_pending.is_some_and(|t| t.elapsed() >= self.config.commit_interval);
-            if self.pending.events.len() >= self.config.commit_max_events || due {
-                self.commit(false);
+            if self.collect_alert_changes() {
+                // A new alert is what someone is waiting for: committed now.
+                self.commit_alerts(false);
+                self.events_due = true;
+            }
+            let interval_due = self.oldest_pending.is_some_and(|t| t.elapsed() >= self.config.commit_interval);
+            let full = self.pending.events.len() >= self.config.commit_max_events;
+            if self.events_due || interval_due || full {
+                self.hand_over(committer_idle, full, false);
             }
         }
         // Anything left out of order can only follow a gap that will never fill
@@ -368,7 +427,9 @@ impl<'a> Writer<'a> {
             self.absorb(e);
         }
         self.stage.finish();
-        self.commit(true);
+        self.stage.drain(&mut self.updates);
+        self.collect_alert_changes();
+        self.hand_over(true, true, true);
     }
 
     fn absorb(&mut self, evaluated: Evaluated) {
@@ -432,16 +493,15 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn commit(&mut self, final_commit: bool) {
-        // `updates` holds what run() drained already; add what came since.
-        self.stage.drain(&mut self.updates);
+    /// Turns the alert stage's updates into store changes; true when one is a new alert.
+    fn collect_alert_changes(&mut self) -> bool {
+        let mut new_alert = false;
         for update in self.updates.drain(..) {
-            self.pending.alerts.push(match update {
+            self.alert_changes.push(match update {
                 AlertUpdate::New(open) => {
+                    new_alert = true;
                     let open = *open;
                     let o = open.occurrence;
-                    self.metrics.alerts_new.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.alert(&o.rule_title, 1);
                     self.alert_titles.insert(open.alert_id.clone(), o.rule_title.clone());
                     AlertChange::New(NewAlert {
                         alert_id: open.alert_id,
@@ -461,42 +521,139 @@ impl<'a> Writer<'a> {
                     })
                 }
                 AlertUpdate::Repeat { alert_id, count, last_seen_ms, event_ids } => {
+                    AlertChange::Repeat { alert_id, count, last_seen_ms, event_ids }
+                }
+            });
+        }
+        new_alert
+    }
+
+    /// Commits the alert changes collected so far, retrying until it works: sources
+    /// block behind us (backpressure) rather than lose an alert. With `last`, gives up
+    /// after a few attempts.
+    fn commit_alerts(&mut self, last: bool) {
+        if self.alert_changes.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(50);
+        let mut attempts = 0;
+        loop {
+            match self.store.write_alerts(&self.alert_changes) {
+                Ok(_) => break,
+                Err(e) => {
+                    self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                    attempts += 1;
+                    eprintln!("vigil: alert commit failed (attempt {attempts}): {e}");
+                    if last && attempts >= 5 {
+                        eprintln!("vigil: giving up; {} alert changes were not stored", self.alert_changes.len());
+                        self.alert_changes.clear();
+                        return;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for change in self.alert_changes.drain(..) {
+            match change {
+                AlertChange::New(alert) => {
+                    self.metrics.alerts_new.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.alert(&alert.rule_title, 1);
+                }
+                AlertChange::Repeat { alert_id, count, .. } => {
                     self.metrics.alerts_repeated.fetch_add(count, Ordering::Relaxed);
                     if let Some(title) = self.alert_titles.get(&alert_id) {
                         self.metrics.alert(title, count);
                     }
-                    AlertChange::Repeat { alert_id, count, last_seen_ms, event_ids }
                 }
-            });
+            }
         }
         // The title map only serves metrics of live alerts; keep it bounded.
         if self.alert_titles.len() > 100_000 {
             self.alert_titles.clear();
         }
+    }
+
+    /// Hands the pending events, dead letters and checkpoints to the committer, after
+    /// committing the alert changes they led to (a checkpoint must not get ahead of
+    /// them). While the committer is busy they stay pending and join the next
+    /// hand-over, unless `wait` (pending is full, or shutting down): then this blocks
+    /// until the committer takes them, which is the backpressure. `committer_idle`: the
+    /// committer just said it is waiting for a hand-over.
+    fn hand_over(&mut self, committer_idle: bool, wait: bool, last: bool) {
+        self.commit_alerts(last);
         self.pending.checkpoints.extend(std::mem::take(&mut self.checkpoints).into_values());
-        self.oldest_pending = None;
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && !last {
+            self.oldest_pending = None;
+            self.events_due = false;
+            self.handover_blocked = false;
             return;
         }
-        let events = self.pending.events.len() as u64;
+        let handover = Handover { batch: std::mem::replace(&mut self.pending, fresh_batch()), last };
+        let sent = if wait {
+            self.committer.handover.send(handover).map_err(|e| e.into_inner())
+        } else if committer_idle {
+            // It signalled just before waiting: it is about to take this, if not already.
+            self.committer.handover.send_timeout(handover, Duration::from_millis(50)).map_err(|e| match e {
+                SendTimeoutError::Timeout(h) | SendTimeoutError::Disconnected(h) => h,
+            })
+        } else {
+            self.committer.handover.try_send(handover).map_err(|e| match e {
+                TrySendError::Full(h) | TrySendError::Disconnected(h) => h,
+            })
+        };
+        match sent {
+            Ok(()) => {
+                self.oldest_pending = None;
+                self.events_due = false;
+                self.handover_blocked = false;
+                // The committer's signal for the wait that just ended is stale now: it
+                // must not make a later hand-over wait for a committer that is busy.
+                while self.committer.idle.try_recv().is_ok() {}
+            }
+            // Busy: kept for the next hand-over. (Disconnected cannot happen: the
+            // committer outlives the writer.)
+            Err(handover) => {
+                self.pending = handover.batch;
+                self.handover_blocked = true;
+            }
+        }
+    }
+}
+
+/// Every event id the pipeline hands over was drawn by it (ingest.rs): none can be
+/// stored already.
+fn fresh_batch() -> WriteBatch {
+    WriteBatch { fresh_event_ids: true, ..WriteBatch::default() }
+}
+
+/// The committer thread: one store transaction per hand-over, retried until it works
+/// (sources block behind it rather than lose data; the last one gives up after a few
+/// attempts, and its events are re-read from the older checkpoints next time).
+fn run_committer(store: &Store, metrics: &Metrics, handovers: &Receiver<Handover>, idle: &Sender<()>) {
+    loop {
+        let _ = idle.try_send(());
+        let Ok(Handover { batch, last }) = handovers.recv() else { return };
+        if batch.is_empty() {
+            continue;
+        }
+        let events = batch.events.len() as u64;
         let mut backoff = Duration::from_millis(50);
         let mut attempts = 0;
         loop {
             let started = Instant::now();
-            match self.store.write_batch(&self.pending) {
+            match store.write_batch(&batch) {
                 Ok(()) => {
-                    self.metrics.store_latency(started.elapsed().as_secs_f64());
-                    self.metrics.commits.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.events_stored.fetch_add(events, Ordering::Relaxed);
+                    metrics.store_latency(started.elapsed().as_secs_f64());
+                    metrics.commits.fetch_add(1, Ordering::Relaxed);
+                    metrics.events_stored.fetch_add(events, Ordering::Relaxed);
                     break;
                 }
                 Err(e) => {
-                    // Keep the batch and retry: sources block behind us (backpressure)
-                    // rather than lose data. At shutdown, give up after a few tries.
-                    self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                    metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
                     attempts += 1;
                     eprintln!("vigil: store commit failed (attempt {attempts}): {e}");
-                    if final_commit && attempts >= 5 {
+                    if last && attempts >= 5 {
                         eprintln!("vigil: giving up; {events} events were not stored and will be re-read");
                         break;
                     }
@@ -505,6 +662,5 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        self.pending = WriteBatch { fresh_event_ids: true, ..WriteBatch::default() };
     }
 }

@@ -152,7 +152,7 @@ fn http_submissions_are_refused_when_the_pipeline_is_full_and_closed_after_shutd
 }
 
 #[test]
-fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
+fn a_new_alert_is_committed_at_once_and_the_events_before_it_follow() {
     let (_dir, store, pipeline) = start(PipelineConfig {
         workers: 1,
         // Far longer than the test: only a new alert can make the batch due.
@@ -174,17 +174,20 @@ fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
     let su = vec!["Nov 24 10:00:05 web1 su[4242]: (to root) alice on pts/0".to_string()];
     send(&mut sink, &su, 200);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while store.counts().unwrap().1 == 0 {
-        assert!(std::time::Instant::now() < deadline, "the new alert was not committed before the interval");
+    while store.counts().unwrap() != (2, 1, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new alert and every event pending with it were not committed before the interval: {:?}",
+            store.counts().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let (events, alerts, _) = store.counts().unwrap();
-    assert_eq!((events, alerts), (2, 1), "the alert and every event pending with it are stored together");
 
     // A repeat only updates the count: it waits for the interval (here: shutdown).
     send(&mut sink, &su, 400);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(store.counts().unwrap().0, 2, "a repeat of an open alert does not force a commit");
+    assert_eq!(store.alerts(&AlertQuery::default()).unwrap().items[0].count, 1, "nor an alert commit");
     sink.finish().unwrap();
     drop(sink);
     drop(factory);
@@ -192,6 +195,45 @@ fn a_new_alert_is_committed_at_once_with_the_events_before_it() {
     assert_eq!(report.events_stored, 3);
     let all = store.alerts(&AlertQuery::default()).unwrap().items;
     assert_eq!((all.len(), all[0].count), (1, 2));
+}
+
+/// Alerts go to a file of their own: an event database that cannot commit (its write
+/// lock held, as during a slow WAL checkpoint) delays the events, not the alerts.
+#[test]
+fn alerts_are_stored_while_event_commits_are_stalled() {
+    let (dir, store, pipeline) = start(PipelineConfig {
+        workers: 1,
+        aggregation: AggregationConfig { window_ms: 0, max_linked_events: 100 },
+        ..PipelineConfig::default()
+    });
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+    let blocker = rusqlite::Connection::open(dir.path().join("vigil.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let users = ["alice", "bob", "carol"];
+    for (i, user) in users.iter().enumerate() {
+        let su = vec![format!("Nov 24 10:00:0{i} web1 su[424{i}]: (to root) {user} on pts/0")];
+        let checkpoint = Some(vigil_store::Checkpoint {
+            key: "auth".into(),
+            location: "/var/log/auth.log".into(),
+            offset: (i as u64 + 1) * 100,
+            updated_ms: 0,
+        });
+        sink.send(RawBatch { lines: lines(&su, i as u64 * 100), bad: vec![], checkpoint }).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.counts().unwrap().1 < users.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "the alerts waited for the stalled event database");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(store.counts().unwrap().0, 0, "the events are still waiting for the lock");
+    assert!(store.checkpoints().unwrap().is_empty(), "and so is the checkpoint that covers them");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(sink);
+    drop(factory);
+    let report = pipeline.shutdown();
+    assert_eq!((report.events_stored, report.alerts_new), (3, 3));
+    assert_eq!(store.checkpoints().unwrap()[0].offset, 300);
 }
 
 #[test]
@@ -225,8 +267,8 @@ fn batches_that_queue_behind_a_slow_commit_share_the_next_one() {
     }
     std::thread::sleep(Duration::from_millis(200));
     blocker.execute_batch("ROLLBACK").unwrap();
-    while store.counts().unwrap().1 < users.len() as u64 {
-        assert!(std::time::Instant::now() < deadline, "the alerts were not committed");
+    while store.counts().unwrap().0 < users.len() as u64 {
+        assert!(std::time::Instant::now() < deadline, "the events were not committed");
         std::thread::sleep(Duration::from_millis(10));
     }
     let commits = metrics.commits.load(std::sync::atomic::Ordering::Relaxed);
