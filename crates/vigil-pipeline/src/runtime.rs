@@ -39,6 +39,8 @@ pub struct PipelineConfig {
     /// Capacity of each channel, in batches.
     pub queue_batches: usize,
     /// A store transaction is committed once this many events are pending …
+    /// (the writer fills the next batch while the committer writes one, so up to
+    /// twice this many are held in memory)
     pub commit_max_events: usize,
     /// … or this long after the oldest pending one arrived.
     pub commit_interval: Duration,
@@ -54,7 +56,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             workers: 0,
             queue_batches: 8,
-            commit_max_events: 20_000,
+            commit_max_events: 10_000,
             commit_interval: Duration::from_millis(200),
             aggregation: AggregationConfig::default(),
             correlation_lateness_ms: 5_000,
@@ -394,8 +396,9 @@ impl<'a> Writer<'a> {
                 recv(done) -> evaluated => {
                     let Ok(evaluated) = evaluated else { break };
                     reorder.insert(evaluated.seq, evaluated);
-                    // Whatever queued up meanwhile is absorbed in one go.
-                    let mut queued = 0usize;
+                    // Whatever queued up meanwhile is absorbed in one go, up to a full
+                    // hand-over (what is absorbed stays in memory until committed).
+                    let mut queued = self.pending.events.len();
                     while queued < self.config.commit_max_events {
                         let Ok(more) = done.try_recv() else { break };
                         queued += more.batch.events.len().max(1);
