@@ -45,6 +45,14 @@ enum Command {
     },
 }
 
+/// mimalloc rather than glibc's malloc: with decoding, the writer and the committer
+/// allocating and freeing event text on different threads, glibc kept ~100 MB more
+/// resident over the 525k-record daemon bench (301-419 MB, also with
+/// MALLOC_ARENA_MAX=2) than the goal allows; mimalloc 217-243 MB, and +24-31 % events
+/// stored per second (scripts/bench/daemon-file.sh, alternating builds, session 9).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
