@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-/// Upper bounds (seconds) of the store write latency histogram.
+/// Upper bounds (seconds) of the write latency histograms.
 const LATENCY_BOUNDS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
 /// Reads the current length of one channel.
@@ -32,9 +32,10 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub commit_failures: AtomicU64,
     pub http_rejected_full: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BOUNDS.len()],
-    latency_count: AtomicU64,
-    latency_sum_us: AtomicU64,
+    /// Event transactions (events, dead letters, checkpoints).
+    store_writes: Histogram,
+    /// Alert transactions, in the store's alert file.
+    alert_writes: Histogram,
     /// Batches waiting in each channel, sampled by the renderer through these probes.
     queue_probes: Mutex<Vec<(&'static str, QueueProbe)>>,
     /// Other gauges: name, help text, probe.
@@ -73,13 +74,11 @@ impl Metrics {
     }
 
     pub fn store_latency(&self, seconds: f64) {
-        for (bound, bucket) in LATENCY_BOUNDS.iter().zip(&self.latency_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_us.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.store_writes.observe(seconds);
+    }
+
+    pub fn alert_write_latency(&self, seconds: f64) {
+        self.alert_writes.observe(seconds);
     }
 
     pub fn add_queue_probe(&self, name: &'static str, probe: QueueProbe) {
@@ -150,16 +149,48 @@ impl Metrics {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
             }
         }
-        let name = "vigil_store_write_seconds";
-        let _ = writeln!(out, "# HELP {name} Store transaction latency.\n# TYPE {name} histogram");
-        for (bound, bucket) in LATENCY_BOUNDS.iter().zip(&self.latency_buckets) {
+        self.store_writes.render(
+            &mut out,
+            "vigil_store_write_seconds",
+            "Store transaction latency (events, dead letters, checkpoints).",
+        );
+        self.alert_writes.render(
+            &mut out,
+            "vigil_alert_write_seconds",
+            "Alert transaction latency (the store's alert file): what a new alert waits for once detected.",
+        );
+        out
+    }
+}
+
+/// A latency histogram with [`LATENCY_BOUNDS`].
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BOUNDS.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, seconds: f64) {
+        for (bound, bucket) in LATENCY_BOUNDS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, bucket) in LATENCY_BOUNDS.iter().zip(&self.buckets) {
             let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
         }
-        let count = self.latency_count.load(Ordering::Relaxed);
+        let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {count}");
-        out
     }
 }
 
@@ -190,6 +221,8 @@ mod tests {
         m.dead_letter("invalid_json");
         m.alert("Rule \"x\"\nnext", 2);
         m.store_latency(0.003);
+        m.alert_write_latency(0.0004);
+        m.alert_write_latency(0.3);
         m.add_queue_probe("decoded", Box::new(|| 7));
         m.add_gauge("vigil_backlog", "Things behind.", Box::new(|| Some(42)));
         m.add_gauge("vigil_gone", "A source that went away.", Box::new(|| None));
@@ -200,6 +233,11 @@ mod tests {
         assert!(text.contains("vigil_store_write_seconds_bucket{le=\"0.0025\"} 0"));
         assert!(text.contains("vigil_store_write_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("vigil_store_write_seconds_count 1"));
+        assert!(text.contains("vigil_alert_write_seconds_bucket{le=\"0.001\"} 1"), "{text}");
+        assert!(text.contains("vigil_alert_write_seconds_bucket{le=\"0.25\"} 1"));
+        assert!(text.contains("vigil_alert_write_seconds_bucket{le=\"0.5\"} 2"));
+        assert!(text.contains("vigil_alert_write_seconds_sum 0.3004"), "{text}");
+        assert!(text.contains("vigil_alert_write_seconds_count 2"));
         assert!(text.contains("vigil_queue_depth{queue=\"decoded\"} 7"));
         assert!(text.contains("# TYPE vigil_backlog gauge\nvigil_backlog 42\n"), "{text}");
         assert!(!text.contains("vigil_gone"), "a gauge without a value is left out: {text}");

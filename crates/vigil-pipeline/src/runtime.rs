@@ -541,8 +541,12 @@ impl<'a> Writer<'a> {
         let mut backoff = Duration::from_millis(50);
         let mut attempts = 0;
         loop {
+            let started = Instant::now();
             match self.store.write_alerts(&self.alert_changes) {
-                Ok(_) => break,
+                Ok(_) => {
+                    self.metrics.alert_write_latency(started.elapsed().as_secs_f64());
+                    break;
+                }
                 Err(e) => {
                     self.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
                     attempts += 1;

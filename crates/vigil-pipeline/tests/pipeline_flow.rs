@@ -228,6 +228,8 @@ fn alerts_are_stored_while_event_commits_are_stalled() {
     }
     assert_eq!(store.counts().unwrap().0, 0, "the events are still waiting for the lock");
     assert!(store.checkpoints().unwrap().is_empty(), "and so is the checkpoint that covers them");
+    let alert_writes = sample(&pipeline.metrics(), "vigil_alert_write_seconds_count").unwrap_or(0);
+    assert!(alert_writes >= 1, "alert commits are measured: {alert_writes}");
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(sink);
     drop(factory);
