@@ -89,10 +89,7 @@ impl FtsIndex {
     pub(crate) fn open(fts_path: &Path, db_path: &Path) -> Result<FtsIndex, StoreError> {
         let conn = crate::schema::open_index_file(fts_path)?;
         conn.execute_batch(FTS_SCHEMA)?;
-        let db = db_path.to_str().ok_or_else(|| {
-            StoreError::Io(std::io::Error::other(format!("store path {} is not UTF-8", db_path.display())))
-        })?;
-        conn.execute("ATTACH DATABASE ?1 AS store", [db])?;
+        conn.execute("ATTACH DATABASE ?1 AS store", [crate::schema::utf8(db_path)?])?;
         Ok(FtsIndex { conn: Mutex::new(conn) })
     }
 
