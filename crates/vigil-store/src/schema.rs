@@ -204,7 +204,6 @@ INSERT INTO totals(name, n) VALUES ('events', 0), ('alerts', 0), ('dead_letters'
 /// queued, before any commit, so FULL never made them durable either. One fsync per
 /// commit was what kept small, frequent commits (low alert latency) expensive.
 pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = open_wal_file(db_path, "the store", EVENT_PAGE_SIZE)?;
     // No automatic checkpoints: SQLite would run them inside whichever commit crosses
     // the threshold, copying up to the whole WAL into the database and syncing it while
     // the pipeline waits for that commit. The store's checkpointer thread does it beside
@@ -213,12 +212,9 @@ pub(crate) fn open_writer(db_path: &Path) -> Result<Connection, StoreError> {
     // no difference to throughput or alert latency (file -> store over 525k records,
     // 20k events/s over HTTP; the OS page cache serves the rest) but cost ~30-45 MB
     // of RSS once the caches had filled.
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16384;
-         PRAGMA journal_size_limit = 67108864;
-         PRAGMA wal_autocheckpoint = 0;",
+    let mut conn = open_wal_file(
+        db_path,
+        WalFile { what: "the store", page_size: EVENT_PAGE_SIZE, cache_kib: 16384, automatic_checkpoints: false },
     )?;
     migrate(&mut conn)?;
     Ok(conn)
@@ -233,9 +229,22 @@ const EVENT_PAGE_SIZE: u32 = 16384;
 /// indexes, and every page one touches is a whole WAL frame.
 const ALERT_PAGE_SIZE: u32 = 4096;
 
-/// A read-write connection to one of the store's files (`what` names it in errors),
-/// created when absent, in WAL mode.
-fn open_wal_file(path: &Path, what: &str, page_size: u32) -> Result<Connection, StoreError> {
+/// How one of the store's files is opened.
+struct WalFile {
+    /// Names the file in errors.
+    what: &'static str,
+    /// Takes effect only when the file is created.
+    page_size: u32,
+    cache_kib: u32,
+    /// False when a checkpointer thread of the store's runs them (checkpoint.rs).
+    automatic_checkpoints: bool,
+}
+
+/// A read-write connection to one of the store's files, created when absent, in WAL
+/// mode with `synchronous=NORMAL` (see [`open_writer`]), temporary tables in memory and
+/// the WAL cut back to 64 MiB after a restart.
+fn open_wal_file(path: &Path, file: WalFile) -> Result<Connection, StoreError> {
+    let WalFile { what, page_size, cache_kib, automatic_checkpoints } = file;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -251,6 +260,16 @@ fn open_wal_file(path: &Path, what: &str, page_size: u32) -> Result<Connection, 
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Io(std::io::Error::other(format!("cannot switch {what} to WAL (mode is {mode})"))));
+    }
+    // The values are our own integers (PRAGMA takes no parameters).
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{cache_kib};
+         PRAGMA journal_size_limit = 67108864;"
+    ))?;
+    if !automatic_checkpoints {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
     }
     Ok(conn)
 }
@@ -268,28 +287,29 @@ pub(crate) fn open_checkpointer(db_path: &Path) -> Result<Connection, StoreError
 /// The full-text index file (fts.rs): WAL, `synchronous=NORMAL` like the event
 /// database; its own automatic checkpoints are fine, they run in the indexer's thread.
 pub(crate) fn open_index_file(fts_path: &Path) -> Result<Connection, StoreError> {
-    let conn = open_wal_file(fts_path, "the full-text index", EVENT_PAGE_SIZE)?;
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -8192;
-         PRAGMA journal_size_limit = 67108864;",
-    )?;
-    Ok(conn)
+    open_wal_file(
+        fts_path,
+        WalFile {
+            what: "the full-text index",
+            page_size: EVENT_PAGE_SIZE,
+            cache_kib: 8192,
+            automatic_checkpoints: true,
+        },
+    )
 }
 
 /// The alert file's writer (alert_file.rs): WAL, `synchronous=NORMAL` like the event
 /// database, and no automatic checkpoints either: its own checkpointer thread runs them.
 pub(crate) fn open_alert_file(path: &Path) -> Result<Connection, StoreError> {
-    let conn = open_wal_file(path, "the alert database", ALERT_PAGE_SIZE)?;
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -4096;
-         PRAGMA journal_size_limit = 67108864;
-         PRAGMA wal_autocheckpoint = 0;",
-    )?;
-    Ok(conn)
+    open_wal_file(
+        path,
+        WalFile {
+            what: "the alert database",
+            page_size: ALERT_PAGE_SIZE,
+            cache_kib: 4096,
+            automatic_checkpoints: false,
+        },
+    )
 }
 
 /// `path` as UTF-8, which ATTACH needs.
