@@ -13,7 +13,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $vigil generate --fast --rate "$rate" --duration "$seconds" --out-dir "$work/logs" 2>/dev/null
 total=$(cat "$work"/logs/* | wc -l)
 port=18080
-VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=benchbenchbenchbench \
+VIGIL_RULES_PATHS=${VIGIL_RULES_PATHS:-rules} VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=benchbenchbenchbench \
   $vigil run --file "$work/logs" 2>"$work/daemon.err" &
 pid=$!
 start=$(date +%s.%N)

@@ -108,7 +108,21 @@ pub(crate) enum Atom {
 
 /// A keyword value's lower-cased "contains" literal (empty when only the prefilter
 /// id is known) and its id in the keyword prefilter automaton.
-pub(crate) type KeywordLiteral = (Box<str>, Option<u32>);
+#[derive(Debug, Clone)]
+pub(crate) struct KeywordLiteral {
+    pub text: Box<str>,
+    /// Built once here: building a searcher per event and literal cost more than the
+    /// searches themselves (perf, SigmaHQ Linux keyword rules over Tetragon events).
+    pub finder: memchr::memmem::Finder<'static>,
+    pub prefilter: Option<u32>,
+}
+
+impl KeywordLiteral {
+    fn new(text: Box<str>, prefilter: Option<u32>) -> KeywordLiteral {
+        let finder = memchr::memmem::Finder::new(text.as_bytes()).into_owned();
+        KeywordLiteral { text, finder, prefilter }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
@@ -691,7 +705,7 @@ impl<'p> Builder<'p> {
                 if field.is_none() {
                     let literal = keyword_literal(m).map(|lit| {
                         let prefilter = json_searchable(&lit).map(|needle| self.keyword_prefilter_id(&needle));
-                        (lit, prefilter)
+                        KeywordLiteral::new(lit, prefilter)
                     });
                     literals.push(literal);
                 }
@@ -701,7 +715,8 @@ impl<'p> Builder<'p> {
                     // A wildcard keyword: prefilter on its longest literal.
                     if let Some(needle) = json_searchable(required) {
                         let id = self.keyword_prefilter_id(&needle);
-                        *literals.last_mut().expect("pushed above") = Some((Box::from(""), Some(id)));
+                        *literals.last_mut().expect("pushed above") =
+                            Some(KeywordLiteral::new(Box::from(""), Some(id)));
                     }
                 }
                 atoms.push(atom);
@@ -728,7 +743,7 @@ impl<'p> Builder<'p> {
             let ids: Option<Vec<u32>> = keyword_literals
                 .iter()
                 .flat_map(|alts| alts.iter())
-                .map(|lit| lit.as_ref().and_then(|(_, id)| *id))
+                .map(|lit| lit.as_ref().and_then(|lit| lit.prefilter))
                 .collect();
             ids.filter(|ids| !ids.is_empty()).map(Vec::into_boxed_slice)
         } else {

@@ -1,8 +1,9 @@
 //! Evaluation of a [`RuleSet`] on events. One [`Evaluator`] per worker thread holds all
 //! per-event scratch state, so the shared rule set stays immutable.
 
-use crate::compile::{Atom, Expr, Item, PatternId, RuleIdx, RuleSet};
+use crate::compile::{Atom, Expr, Item, KeywordLiteral, PatternId, RuleIdx, RuleSet};
 use crate::document::{Document, FieldId, FieldValue, Kind};
+use crate::keyword_texts::KeywordTexts;
 use crate::value::{Position, TimePart};
 use chrono::Datelike;
 use chrono::Timelike;
@@ -62,8 +63,10 @@ pub struct Evaluator<'r> {
     windows_buckets: FxHashMap<String, FxHashMap<i64, Rc<Bucket>>>,
     declared_buckets: FxHashMap<LogSource, Rc<Bucket>>,
     channel_buf: String,
-    /// Every value of the event as (text, ASCII-lower-cased text), for keyword items.
-    keyword_texts: Option<Vec<(String, String)>>,
+    /// Every value of the event as text, for keyword items (`keyword_texts_ready`:
+    /// loaded for the current event).
+    keyword_texts: KeywordTexts,
+    keyword_texts_ready: bool,
     /// Per keyword-prefilter literal: present in the raw event text, when its scanner's
     /// bit is set in `keyword_scanned` (computed on first need, buffer reused across
     /// events).
@@ -90,7 +93,8 @@ impl<'r> Evaluator<'r> {
             windows_buckets: FxHashMap::default(),
             declared_buckets: FxHashMap::default(),
             channel_buf: String::new(),
-            keyword_texts: None,
+            keyword_texts: KeywordTexts::default(),
+            keyword_texts_ready: false,
             keyword_present: Vec::new(),
             keyword_scanned: 0,
             keyword_escaped: false,
@@ -162,7 +166,7 @@ impl<'r> Evaluator<'r> {
     }
 
     fn evaluate_loaded(&mut self, json: &str, declared: Option<&LogSource>, out: &mut Vec<RuleIdx>) {
-        self.keyword_texts = None;
+        self.keyword_texts_ready = false;
         self.keyword_scanned = 0;
         let Some(bucket) = self.bucket(declared) else {
             self.stats.unrouted += 1;
@@ -393,14 +397,15 @@ impl<'r> Evaluator<'r> {
 
     fn eval_keywords(&mut self, item: &Item, json: &str) -> bool {
         let set = self.set;
+        let prefiltered = !set.keyword_scanner_of.is_empty();
         // Cheap exit: a literal absent from the raw text is absent from every value.
-        if !set.keyword_scanner_of.is_empty() {
+        if prefiltered {
             let possible = match &item.keyword_any_of {
                 Some(ids) => ids.iter().any(|id| self.keyword_present(*id, json)),
                 None => {
                     let mut possible = |i: usize| {
                         item.keyword_literals[i].iter().any(|lit| match lit {
-                            Some((_, Some(id))) => self.keyword_present(*id, json),
+                            Some(KeywordLiteral { prefilter: Some(id), .. }) => self.keyword_present(*id, json),
                             _ => true,
                         })
                     };
@@ -414,21 +419,31 @@ impl<'r> Evaluator<'r> {
             if !possible {
                 return false;
             }
+            // Settle every alternative's presence now, so that the search below only
+            // looks for literals the raw text holds: a rule's list of 30-40 keywords
+            // usually has one or two there, and each search goes through every value.
+            for literal in item.keyword_literals.iter().flat_map(|alts| alts.iter()).flatten() {
+                if let Some(id) = literal.prefilter {
+                    self.keyword_present(id, json);
+                }
+            }
         }
-        if self.keyword_texts.is_none() {
-            self.keyword_texts = Some(collect_texts(json));
+        if !self.keyword_texts_ready {
+            self.keyword_texts.load(json);
+            self.keyword_texts_ready = true;
         }
-        let texts = self.keyword_texts.as_deref().unwrap_or_default();
+        let texts = &self.keyword_texts;
+        let present = &self.keyword_present;
+        let may_occur =
+            |literal: &KeywordLiteral| !prefiltered || literal.prefilter.is_none_or(|id| present[id as usize]);
         let value_matches = |i: usize| -> bool {
             item.values[i].iter().zip(item.keyword_literals[i].iter()).any(|(atom, literal)| match (literal, atom) {
+                (Some(literal), _) if !may_occur(literal) => false,
                 // An empty literal only carries a prefilter id: the regex decides.
-                (Some((lit, _)), _) if !lit.is_empty() => {
-                    let finder = memchr::memmem::Finder::new(lit.as_bytes());
-                    texts.iter().any(|t| finder.find(t.1.as_bytes()).is_some())
-                }
+                (Some(literal), _) if !literal.text.is_empty() => texts.any_contains_lower(&literal.finder),
                 (_, Atom::Regex { id, .. }) => {
                     let re = &set.regexes[*id as usize];
-                    texts.iter().any(|t| re.is_match(&t.0))
+                    texts.values().any(|t| re.is_match(t))
                 }
                 _ => false,
             })
@@ -472,36 +487,6 @@ fn has_unicode_escape(json: &[u8]) -> bool {
         let run = json[..=at].iter().rev().take_while(|b| **b == b'\\').count();
         run % 2 == 1
     })
-}
-
-/// Every scalar value of the event as text, and lower-cased: what keyword searches
-/// look through.
-fn collect_texts(json: &str) -> Vec<(String, String)> {
-    collect_raw_texts(json)
-        .into_iter()
-        .map(|t| {
-            let lower = t.to_ascii_lowercase();
-            (t, lower)
-        })
-        .collect()
-}
-
-fn collect_raw_texts(json: &str) -> Vec<String> {
-    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
-        match v {
-            serde_json::Value::String(s) => out.push(s.clone()),
-            serde_json::Value::Number(n) => out.push(n.to_string()),
-            serde_json::Value::Bool(b) => out.push(b.to_string()),
-            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
-            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
-            serde_json::Value::Null => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(json) {
-        walk(&v, &mut out);
-    }
-    out
 }
 
 /// ASCII-case-insensitive position check of a short lower-case literal.

@@ -13,6 +13,7 @@ pub mod correlation;
 pub mod document;
 pub mod error;
 pub mod eval;
+mod keyword_texts;
 mod lazy_regex;
 mod literals;
 pub mod loader;

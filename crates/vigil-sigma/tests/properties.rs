@@ -139,6 +139,59 @@ fn titles_of(evaluator: &mut Evaluator<'_>, json: &str) -> Vec<String> {
     out.iter().map(|r| set.rules.rules()[*r as usize].meta.title.clone()).collect()
 }
 
+/// A rule whose only search is the keyword list `words`, each matched literally.
+fn keyword_rule(words: &[String]) -> String {
+    let list: Vec<Value> = words.iter().map(|w| Value::from(escape(w))).collect();
+    let mut detection = Mapping::new();
+    detection.insert(Value::from("keywords"), Value::Sequence(list));
+    detection.insert(Value::from("condition"), Value::from("keywords"));
+    let mut logsource = Mapping::new();
+    logsource.insert(Value::from("product"), Value::from("test"));
+    let mut doc = Mapping::new();
+    doc.insert(Value::from("title"), Value::from("keywords"));
+    doc.insert(Value::from("logsource"), Value::Mapping(logsource));
+    doc.insert(Value::from("detection"), Value::Mapping(detection));
+    serde_yaml::to_string(&Value::Mapping(doc)).expect("serialisable")
+}
+
+/// Reference keyword semantics: some scalar value of the event (as serde_json prints
+/// it) contains some word, ASCII case ignored. Keys are not values.
+fn keyword_reference(event: &serde_json::Value, words: &[String]) -> bool {
+    fn scalars(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::Bool(b) => out.push(b.to_string()),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| scalars(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| scalars(i, out)),
+            serde_json::Value::Null => {}
+        }
+    }
+    let mut values = Vec::new();
+    scalars(event, &mut values);
+    values.iter().any(|v| words.iter().any(|w| v.to_ascii_lowercase().contains(&w.to_ascii_lowercase())))
+}
+
+/// Nested events over a small alphabet (with `/`, quotes and backslashes, which JSON
+/// escapes or may), so that words often occur in values, in keys, and across the
+/// boundary of two neighbouring values.
+fn keyword_events() -> impl Strategy<Value = serde_json::Value> {
+    let text = "[abAB/\"\\\\ 1]{0,6}";
+    let leaf = prop_oneof![
+        text.prop_map(serde_json::Value::from),
+        (0i64..200).prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Bool(true)),
+        Just(serde_json::Value::Null),
+    ];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(text, inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 /// Cases per property: `PROPTEST_CASES` or 200.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
@@ -256,5 +309,15 @@ proptest! {
         let mut out = Vec::new();
         let _ = evaluator.evaluate_json(&text, Some(&test_logsource()), &mut out);
         let _ = evaluator.evaluate_json(&text, None, &mut out);
+    }
+
+    #[test]
+    fn keywords_agree_with_a_reference_search_of_the_values(
+        event in keyword_events(),
+        words in prop::collection::vec("[abAB/\"\\\\ 1]{1,5}", 1..6),
+    ) {
+        let json = event.to_string();
+        let expected = keyword_reference(&event, &words);
+        prop_assert_eq!(matches_one(&keyword_rule(&words), &json), expected, "{} {:?}", json, words);
     }
 }
