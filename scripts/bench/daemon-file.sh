@@ -3,6 +3,8 @@
 # (auth.log, Tetragon, Cowrie, k8s audit) with `vigil generate --fast`, starts the
 # daemon on a fresh store tailing it, polls /metrics until every line is stored, then
 # waits until the full-text index has caught up (reported separately).
+# Rules: the pack plus SigmaHQ's Linux rules from the corpus (the issue's configuration),
+# or VIGIL_RULES_PATHS (comma-separated) when set.
 # Usage: scripts/bench/daemon-file.sh [rate] [seconds]   (build with --release first)
 set -u
 cd "$(dirname "$0")/../.."
@@ -12,8 +14,14 @@ rate=${1:-5000}; seconds=${2:-20}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 $vigil generate --fast --rate "$rate" --duration "$seconds" --out-dir "$work/logs" 2>/dev/null
 total=$(cat "$work"/logs/* | wc -l)
+corpus=${VIGIL_CORPUS:-../shared/corpus}
+if [ -z "${VIGIL_RULES_PATHS:-}" ]; then
+  VIGIL_RULES_PATHS=rules
+  [ -d "$corpus/sigma/rules/linux" ] && VIGIL_RULES_PATHS="rules,$corpus/sigma/rules/linux"
+fi
+echo "rules: $VIGIL_RULES_PATHS" >&2
 port=18080
-VIGIL_RULES_PATHS=${VIGIL_RULES_PATHS:-rules} VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=benchbenchbenchbench \
+VIGIL_RULES_PATHS=$VIGIL_RULES_PATHS VIGIL_STORE_DIR="$work/store" VIGIL_API_LISTEN=127.0.0.1:$port VIGIL_API_WRITE_TOKEN=benchbenchbenchbench \
   $vigil run --file "$work/logs" 2>"$work/daemon.err" &
 pid=$!
 start=$(date +%s.%N)
