@@ -2,7 +2,7 @@
 //! cursors; single lookups; checkpoints and row counts.
 
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension};
 
 use crate::cursor::{page_limit, Cursor};
 use crate::model::{AlertQuery, AlertRow, Checkpoint, DeadLetterRow, EventQuery, EventRow, Page};
@@ -90,38 +90,50 @@ pub(crate) fn events(conn: &Connection, query: &EventQuery) -> Result<Page<Event
 }
 
 /// `conn` is a reader (the index file attached as `fts`). Events the indexer has mapped
-/// are found through the map; the newest, not mapped yet, by a scan of the ids above
-/// its mark: at most a chunk plus about a second of events (fts.rs).
+/// are found through the map (by the id's hash term, so the id itself is checked on
+/// the row); the newest, not mapped yet, by a scan of the ids above its mark: at most a
+/// chunk plus about a second of events (fts.rs).
 pub(crate) fn event(conn: &Connection, event_id: &str) -> Result<Option<EventRow>, StoreError> {
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE id = (SELECT id FROM fts.event_ids WHERE event_id = ?1)
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE id IN (SELECT rowid FROM fts.event_id_terms WHERE event_id_terms MATCH ?2) AND event_id = ?1
          UNION ALL
          SELECT {EVENT_COLUMNS} FROM events
-         WHERE id > (SELECT mapped_to FROM fts.id_progress) AND event_id = ?1
+         WHERE id > (SELECT mapped_to FROM fts.id_terms_progress) AND event_id = ?1
          LIMIT 1"
     );
-    let found = conn.prepare_cached(&sql)?.query_row([event_id], event_row).optional()?;
+    let found =
+        conn.prepare_cached(&sql)?.query_row(params![event_id, crate::fts::id_term(event_id)], event_row).optional()?;
     Ok(found.map(|(_, event)| event))
 }
 
 /// Which of `events`' ids are stored already. `conn` is a reader (the index file
-/// attached as `fts`): mapped ids through the map, the newest through the ids above
-/// its mark; one statement, so one snapshot of both files.
+/// attached as `fts`): mapped ids through the map (their hash terms, all in one query;
+/// the ids are checked on the rows), the newest through the ids above its mark; one
+/// statement, so one snapshot of both files.
 pub(crate) fn stored_event_ids(
     conn: &Connection,
     events: &[crate::NewEvent],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
+    if events.is_empty() {
+        return Ok(Default::default());
+    }
     let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let terms = crate::fts::id_terms_query(ids.iter().copied());
     let ids = serde_json::to_string(&ids).map_err(|err| StoreError::InvalidQuery(err.to_string()))?;
     let found = conn
         .prepare_cached(
             "WITH tail AS MATERIALIZED (
-                 SELECT event_id FROM events WHERE id > (SELECT mapped_to FROM fts.id_progress)
+                 SELECT event_id FROM events WHERE id > (SELECT mapped_to FROM fts.id_terms_progress)
+             ),
+             mapped AS MATERIALIZED (
+                 SELECT event_id FROM events
+                 WHERE id IN (SELECT rowid FROM fts.event_id_terms WHERE event_id_terms MATCH ?2)
              )
              SELECT DISTINCT j.value FROM json_each(?1) AS j
-             WHERE j.value IN (SELECT event_id FROM fts.event_ids) OR j.value IN tail",
+             WHERE j.value IN mapped OR j.value IN tail",
         )?
-        .query_map([ids], |row| row.get(0))?
+        .query_map(params![ids, terms], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(found)
 }
