@@ -45,6 +45,7 @@ while true; do
 done
 searchable=$(date +%s.%N)
 rss=$(ps -o rss= -p $pid)
+peak=$(awk '/^VmHWM/ {print $2}' /proc/$pid/status)
 kill -TERM $pid; wait $pid
 echo "lines $total stored $n dead $d seconds $(echo "$end - $start" | bc) events/s $(echo "$total / ($end - $start)" | bc)" \
-  "searchable_after $(echo "$searchable - $start" | bc) searchable_events/s $(echo "$total / ($searchable - $start)" | bc) rss_kb $rss"
+  "searchable_after $(echo "$searchable - $start" | bc) searchable_events/s $(echo "$total / ($searchable - $start)" | bc) rss_kb $rss peak_rss_kb $peak"

@@ -86,7 +86,11 @@
 //!   (observations of further inputs are ignored as invalid). Sliding groups idle for longer than `timespan` behind
 //!   the clock are evicted, and ended windows closed, as soon as the clock passes their
 //!   deadline: a priority queue of deadlines makes this O(log n) per due group, so
-//!   `advance` may be called as often as the caller likes.
+//!   `advance` may be called as often as the caller likes. Live groups, over all
+//!   correlations, number at most [`MAX_LIVE_GROUPS`] (group values come from the events,
+//!   which an attacker writes: one group per spoofed source address): a new group beyond
+//!   it first sheds the group with the earliest deadline, unevaluated
+//!   ([`CorrelationStats::shed_groups`]).
 //! * **Hit contents.** Sliding hits describe the window's observations at the time of the
 //!   hit (temporal_ordered: the events of the completed chain, one per input);
 //!   window-close hits describe all observations of the window (value_percentile: those
@@ -119,6 +123,8 @@ pub const EVENT_REF_CAP: usize = 64;
 pub const DEFAULT_GROUP_CAP: usize = 10_000;
 /// Hard ceiling of the per-group cap, whatever the condition's threshold.
 pub const MAX_GROUP_CAP: usize = 1_000_000;
+/// Default ceiling of live groups over all correlations of an engine.
+pub const MAX_LIVE_GROUPS: usize = 100_000;
 /// Event refs kept per distinct value for value_percentile: rare values, the ones that
 /// get reported, have few events anyway, and this bounds the memory of common ones.
 const PER_VALUE_REF_CAP: usize = 16;
@@ -257,6 +263,9 @@ pub struct CorrelationStats {
     pub windows_closed: u64,
     /// Idle sliding groups dropped.
     pub evicted_groups: u64,
+    /// Groups dropped before their deadline, unevaluated, to admit a new group once
+    /// [`MAX_LIVE_GROUPS`] (or the engine's own ceiling) were live.
+    pub shed_groups: u64,
 }
 
 /// The correlation engine: all correlations of a rule set, all their group states.
@@ -273,6 +282,7 @@ pub struct CorrelationEngine {
     /// Maximum event time seen (or advanced to); never decreases.
     watermark: i64,
     lateness: i64,
+    max_live_groups: usize,
     stats: CorrelationStats,
 }
 
@@ -298,6 +308,7 @@ impl CorrelationEngine {
             due: BinaryHeap::new(),
             watermark: i64::MIN,
             lateness: 0,
+            max_live_groups: MAX_LIVE_GROUPS,
             stats: CorrelationStats::default(),
         }
     }
@@ -314,6 +325,12 @@ impl CorrelationEngine {
     /// input interleaved from sources that are not in step (default 0). Negative = 0.
     pub fn set_allowed_lateness(&mut self, ms: i64) {
         self.lateness = ms.max(0);
+    }
+
+    /// Ceiling of live groups over all correlations (default [`MAX_LIVE_GROUPS`];
+    /// at least 1).
+    pub fn set_max_live_groups(&mut self, groups: usize) {
+        self.max_live_groups = groups.max(1);
     }
 
     /// Feed one observation; returns hits completed by it (pushed into `out`). Hits of
@@ -354,6 +371,10 @@ impl CorrelationEngine {
                 }
             }
         };
+        if !self.groups[ci].contains_key(obs.group) && self.state_len() >= self.max_live_groups {
+            self.shed_earliest();
+        }
+        let c = &self.compiled[ci];
         let t = obs.timestamp_ms;
         let stamp = Stamp { ts: t, ev: obs.event_ref };
         let map = &mut self.groups[ci];
@@ -458,6 +479,25 @@ impl CorrelationEngine {
                 // It saw later events since it was queued: queue it again.
                 self.due.push(Reverse(Due { deadline, ..due }));
             }
+        }
+    }
+
+    /// Drops the live group whose deadline comes first, without evaluating it: closing a
+    /// window early could report a hit its full window would not (`lt` conditions).
+    fn shed_earliest(&mut self) {
+        while let Some(Reverse(due)) = self.due.pop() {
+            let Some(g) = self.groups[due.correlation].get(&due.key) else {
+                continue;
+            };
+            let deadline = g.deadline(self.compiled[due.correlation].span);
+            if deadline > due.deadline {
+                // Queued before its latest events: requeue at its real deadline.
+                self.due.push(Reverse(Due { deadline, ..due }));
+                continue;
+            }
+            self.groups[due.correlation].swap_remove(&due.key);
+            self.stats.shed_groups += 1;
+            return;
         }
     }
 

@@ -703,3 +703,34 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn live_groups_are_capped_by_shedding_the_earliest_deadline() {
+    let mut h = H::new(vec![spec(EventCount, 1, MIN, &[(Gte, 3.0)]), spec(EventCount, 1, MIN, &[(Gte, 3.0)])]);
+    h.e.set_max_live_groups(3);
+    h.feed(0, 0, 1_000, "a", None);
+    h.feed(1, 0, 2_000, "b", None);
+    h.feed(0, 0, 3_000, "c", None);
+    // "a" saw a later event: its deadline moved past those of "b" and "c".
+    h.feed(0, 0, 4_000, "a", None);
+    assert_eq!(h.e.state_len(), 3);
+    assert_eq!(h.e.stats().shed_groups, 0);
+    // A fourth group sheds "b" (correlation 1, earliest deadline), unevaluated.
+    h.feed(0, 0, 5_000, "d", None);
+    assert_eq!(h.e.state_len(), 3);
+    assert_eq!(h.e.stats().shed_groups, 1);
+    // "b" comes back as a new group, which sheds "c".
+    h.feed(1, 0, 6_000, "b", None);
+    assert_eq!(h.e.stats().shed_groups, 2);
+    h.feed(1, 0, 6_500, "b", None);
+    assert!(h.feed(0, 0, 7_000, "d", None).is_empty());
+    assert_eq!(h.feed(0, 0, 8_000, "a", None).len(), 1, "a kept its three events");
+    assert_eq!(h.feed(0, 0, 9_000, "d", None).len(), 1, "d kept its three events");
+    assert!(h.feed(1, 0, 9_500, "b", None).len() == 1, "b counted from its return: 6.0, 6.5, 9.5 s");
+    // Many spoofed groups stay within the ceiling.
+    for i in 0..1_000 {
+        h.feed(0, 0, 10_000 + i, &format!("spoofed{i}"), None);
+    }
+    assert_eq!(h.e.state_len(), 3);
+    assert_eq!(h.e.stats().shed_groups, 2 + 1_000);
+}
