@@ -116,6 +116,11 @@ impl<'r> AlertStage<'r> {
         self.aggregator.live_alerts()
     }
 
+    /// The correlation engine, for its state and statistics.
+    pub fn correlations(&self) -> &vigil_sigma::correlation::CorrelationEngine {
+        self.correlator.engine()
+    }
+
     /// Records the matches of one event.
     pub fn on_event(&mut self, event: &EventContext<'_>, matches: &MatchResult) {
         for &rule_idx in &matches.rules {

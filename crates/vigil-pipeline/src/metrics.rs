@@ -40,6 +40,29 @@ pub struct Metrics {
     queue_probes: Mutex<Vec<(&'static str, QueueProbe)>>,
     /// Other gauges: name, help text, probe.
     gauges: Mutex<Vec<(&'static str, &'static str, GaugeProbe)>>,
+    /// The correlation engine's state, as last published by the writer thread.
+    correlation: CorrelationGauges,
+}
+
+/// What the correlation engine holds and what its bounds dropped: group values and
+/// observation rates come from the events, so an operator needs to see when the caps
+/// bite (a shed group is a window that can no longer fire).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CorrelationState {
+    pub live_groups: u64,
+    pub shed_groups: u64,
+    pub evicted_groups: u64,
+    pub dropped_over_cap: u64,
+    pub dropped_late: u64,
+}
+
+#[derive(Default)]
+struct CorrelationGauges {
+    live_groups: AtomicU64,
+    shed_groups: AtomicU64,
+    evicted_groups: AtomicU64,
+    dropped_over_cap: AtomicU64,
+    dropped_late: AtomicU64,
 }
 
 fn add<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
@@ -79,6 +102,15 @@ impl Metrics {
 
     pub fn alert_write_latency(&self, seconds: f64) {
         self.alert_writes.observe(seconds);
+    }
+
+    pub fn correlation_state(&self, state: CorrelationState) {
+        let g = &self.correlation;
+        g.live_groups.store(state.live_groups, Ordering::Relaxed);
+        g.shed_groups.store(state.shed_groups, Ordering::Relaxed);
+        g.evicted_groups.store(state.evicted_groups, Ordering::Relaxed);
+        g.dropped_over_cap.store(state.dropped_over_cap, Ordering::Relaxed);
+        g.dropped_late.store(state.dropped_late, Ordering::Relaxed);
     }
 
     pub fn add_queue_probe(&self, name: &'static str, probe: QueueProbe) {
@@ -137,6 +169,32 @@ impl Metrics {
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
         }
+        let c = &self.correlation;
+        let _ = writeln!(
+            out,
+            "# HELP vigil_correlation_groups Live correlation groups (windows being counted).\n\
+             # TYPE vigil_correlation_groups gauge\nvigil_correlation_groups {}",
+            c.live_groups.load(Ordering::Relaxed)
+        );
+        for (name, help, v) in [
+            (
+                "vigil_correlation_groups_shed_total",
+                "Correlation groups dropped before their deadline because the engine's group ceiling was reached.",
+                &c.shed_groups,
+            ),
+            ("vigil_correlation_groups_evicted_total", "Idle correlation groups dropped.", &c.evicted_groups),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP vigil_correlation_observations_dropped_total Correlation observations dropped, by reason.\n\
+             # TYPE vigil_correlation_observations_dropped_total counter\n\
+             vigil_correlation_observations_dropped_total{{reason=\"over_cap\"}} {}\n\
+             vigil_correlation_observations_dropped_total{{reason=\"late\"}} {}",
+            c.dropped_over_cap.load(Ordering::Relaxed),
+            c.dropped_late.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP vigil_queue_depth Batches waiting in a pipeline channel.\n# TYPE vigil_queue_depth gauge"
@@ -226,7 +284,19 @@ mod tests {
         m.add_queue_probe("decoded", Box::new(|| 7));
         m.add_gauge("vigil_backlog", "Things behind.", Box::new(|| Some(42)));
         m.add_gauge("vigil_gone", "A source that went away.", Box::new(|| None));
+        m.correlation_state(CorrelationState {
+            live_groups: 12,
+            shed_groups: 3,
+            evicted_groups: 4,
+            dropped_over_cap: 5,
+            dropped_late: 6,
+        });
         let text = m.render();
+        assert!(text.contains("# TYPE vigil_correlation_groups gauge\nvigil_correlation_groups 12\n"), "{text}");
+        assert!(text.contains("vigil_correlation_groups_shed_total 3\n"));
+        assert!(text.contains("vigil_correlation_groups_evicted_total 4\n"));
+        assert!(text.contains("vigil_correlation_observations_dropped_total{reason=\"over_cap\"} 5\n"));
+        assert!(text.contains("vigil_correlation_observations_dropped_total{reason=\"late\"} 6\n"));
         assert!(text.contains("vigil_records_in_total{origin=\"file\"} 5"), "{text}");
         assert!(text.contains("vigil_dead_letters_total{reason=\"invalid_json\"} 1"));
         assert!(text.contains("vigil_alerts_total{rule=\"Rule \\\"x\\\"\\nnext\"} 2"));

@@ -413,6 +413,7 @@ impl<'a> Writer<'a> {
                 default(wait) => self.advance_clock(),
             }
             self.stage.drain(&mut self.updates);
+            self.publish_correlation_state();
             if self.collect_alert_changes() {
                 // A new alert is what someone is waiting for: committed now.
                 self.commit_alerts(false);
@@ -433,6 +434,18 @@ impl<'a> Writer<'a> {
         self.stage.drain(&mut self.updates);
         self.collect_alert_changes();
         self.hand_over(true, true, true);
+    }
+
+    fn publish_correlation_state(&self) {
+        let engine = self.stage.correlations();
+        let stats = engine.stats();
+        self.metrics.correlation_state(crate::metrics::CorrelationState {
+            live_groups: engine.state_len() as u64,
+            shed_groups: stats.shed_groups,
+            evicted_groups: stats.evicted_groups,
+            dropped_over_cap: stats.dropped_over_cap,
+            dropped_late: stats.dropped_late,
+        });
     }
 
     fn absorb(&mut self, evaluated: Evaluated) {

@@ -307,3 +307,43 @@ fn metrics_report_how_far_the_full_text_index_is_behind() {
     drop(store);
     assert_eq!(backlog(), None, "the store is closed: the gauge is left out");
 }
+
+#[test]
+fn metrics_report_the_correlation_groups_being_counted() {
+    let (_dir, _store, pipeline) =
+        start(PipelineConfig { commit_interval: Duration::from_millis(20), ..PipelineConfig::default() });
+    let factory = pipeline.sink_factory();
+    let mut sink = factory.open("file:/var/log/auth.log", None);
+    // Two failed logins from each of five addresses: below every threshold, so each
+    // address is a live group of the SSH correlations (brute force, spraying, success
+    // after failures), and nothing fires.
+    let texts: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                "Nov 24 10:00:{:02} web1 sshd[{}]: Failed password for root from 198.51.100.{} port {} ssh2",
+                i,
+                2000 + i,
+                i % 5,
+                41000 + i
+            )
+        })
+        .collect();
+    sink.send(RawBatch { lines: lines(&texts, 0), bad: vec![], checkpoint: None }).unwrap();
+    let metrics = pipeline.metrics();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut groups = 0;
+    while std::time::Instant::now() < deadline {
+        groups = sample(&metrics, "vigil_correlation_groups").unwrap_or(0);
+        if groups >= 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!((10..=15).contains(&groups), "five addresses in two or three correlations: {groups}");
+    assert_eq!(sample(&metrics, "vigil_correlation_groups_shed_total"), Some(0));
+    assert_eq!(sample(&metrics, "vigil_correlation_observations_dropped_total{reason=\"late\"}"), Some(0));
+    sink.finish().unwrap();
+    drop(sink);
+    drop(factory);
+    pipeline.shutdown();
+}
