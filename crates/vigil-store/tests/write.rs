@@ -328,6 +328,11 @@ fn a_reused_event_id_after_retention_is_still_indexed() {
         .items
         .is_empty());
     assert_eq!(fts_rows(dir.path()), 2);
+    // The id map followed: the deleted event's row went, the reused id maps the new one.
+    assert_eq!(mapped_ids(dir.path()), (2, 2));
+    assert_eq!(store.event("b").unwrap().unwrap().time_ms, 6_000);
+    assert!(store.event("late-but-newest").unwrap().is_none());
+    assert_eq!(store.event("a").unwrap().unwrap().time_ms, 5_000);
 }
 
 /// A store written by schema version 4 (the full-text index inside `vigil.db`)
@@ -600,4 +605,27 @@ fn an_index_file_with_the_old_b_tree_map_gets_the_new_map() {
     assert_eq!(mapped_ids(dir.path()), (2, 2), "the new map was filled from the events");
     assert_eq!(fts_rows(dir.path()), 2, "the full-text rows were not added twice");
     assert_eq!(store.event("b").unwrap().unwrap().time_ms, 2_000);
+}
+
+#[test]
+fn a_map_ahead_of_the_events_is_cut_back_when_the_store_opens() {
+    let (dir, store) = open();
+    store.write_batch(&events_batch(vec![event("a", 1_000), event("b", 2_000), event("c", 3_000)])).unwrap();
+    index_now(&store);
+    assert_eq!(mapped_ids(dir.path()), (3, 3));
+    drop(store);
+    // As after a crash between retention's steps: the newest events are gone from the
+    // event file, their map rows are not.
+    rusqlite::Connection::open(dir.path().join("vigil.db"))
+        .unwrap()
+        .execute("DELETE FROM events WHERE id > 1", [])
+        .unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(mapped_ids(dir.path()), (1, 1), "rows and mark cut back to the highest event");
+    // The freed ids are handed out again, and mapped to their new events.
+    store.write_batch(&events_batch(vec![event("d", 4_000)])).unwrap();
+    index_now(&store);
+    assert_eq!(mapped_ids(dir.path()), (2, 2));
+    assert!(store.event("b").unwrap().is_none());
+    assert_eq!(store.event("d").unwrap().unwrap().time_ms, 4_000);
 }
