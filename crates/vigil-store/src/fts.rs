@@ -211,9 +211,14 @@ fn index_pending(conn: &mut Connection, max_rows: i64) -> Result<usize, StoreErr
         // The two marks differ only after the map was added to an existing index file:
         // the map then catches up from its own mark.
         let from = indexed_to.min(mapped_to);
-        let rows: Vec<(i64, String, String)> = conn
-            .prepare_cached("SELECT id, event_id, raw FROM store.events WHERE id > ?1 ORDER BY id LIMIT ?2")?
-            .query_map(params![from, max_rows], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        // The text only of events not indexed yet: when the map catches up on its own
+        // (an index file from before it), the rest needs only the ids.
+        let rows: Vec<(i64, String, Option<String>)> = conn
+            .prepare_cached(
+                "SELECT id, event_id, CASE WHEN id > ?3 THEN raw END FROM store.events
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?
+            .query_map(params![from, max_rows, indexed_to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let Some(&(upto, _, _)) = rows.last() else {
             return Ok(0);
@@ -244,7 +249,7 @@ fn index_pending(conn: &mut Connection, max_rows: i64) -> Result<usize, StoreErr
         {
             let mut insert = tx.prepare_cached("INSERT INTO events_fts (rowid, raw) VALUES (?1, ?2)")?;
             for (id, _, raw) in rows.iter().filter(|(id, _, _)| *id > indexed_to) {
-                insert.execute(params![id, raw])?;
+                insert.execute(params![id, raw.as_deref().unwrap_or_default()])?;
             }
         }
         tx.commit()?;
